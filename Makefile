@@ -1,0 +1,49 @@
+# Every target creates its virtual environment when it is missing, so a fresh clone needs only `make demo`
+# or `make test`. AIRFLOW_VERSION picks the Airflow release; the default one lives in .venv, others in
+# .venv-airflow-<version>, so the oldest supported release can be tested beside the newest.
+PYTHON ?= python3
+AIRFLOW_VERSION ?= 3.3.2
+DEFAULT_AIRFLOW_VERSION := 3.3.2
+ifeq ($(AIRFLOW_VERSION),$(DEFAULT_AIRFLOW_VERSION))
+VENV ?= .venv
+else
+VENV ?= .venv-airflow-$(AIRFLOW_VERSION)
+endif
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
+PYTEST_ARGS ?=
+
+.PHONY: venv test lint typecheck unit demo e2e bench soak clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[test]" "apache-airflow==$(AIRFLOW_VERSION)"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check airflow_provider_runway tests example_dags benchmarks
+	$(BIN)/ruff format --check airflow_provider_runway tests example_dags benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The whole suite: lint, types, then every test (pytest exits 5 when it collects nothing: that fails too).
+test: lint typecheck unit
+
+demo: $(STAMP)
+	$(BIN)/python -m airflow_provider_runway.testing.demo
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf .venv .venv-airflow-* airflow_home demo_output build dist .pytest_cache .mypy_cache .ruff_cache
