@@ -1,0 +1,175 @@
+"""Errors raised by the Runway provider.
+
+Every error the provider raises derives from :class:`RunwayError`, itself an ``AirflowException``, so a
+DAG author can catch the whole family or one branch::
+
+    RunwayError (AirflowException)
+    ├── RunwayConfigurationError        connection is unusable: missing key, malformed base URL,
+    │                                   a URL that does not speak the API (301, HTML page)
+    ├── RunwayValidationError           bad input found before any HTTP call; names the field
+    ├── RunwayAPIError                  the service answered with an HTTP error (status, method, path,
+    │   │                               the server's message; never the key)
+    │   ├── RunwayAuthError             401 / 403: bad or disabled key, suspended account
+    │   ├── RunwayNotFoundError         404, or task_not_exist after its grace window
+    │   ├── RunwayRateLimitError        429 that outlived the retry budget (retry_after)
+    │   ├── RunwayServerError           5xx that outlived the retry budget
+    │   └── RunwayProtocolError         2xx whose body is not the API's JSON
+    ├── RunwayTransportError            no HTTP answer at all (refused, reset, timeout) after retries
+    │   └── RunwaySubmitUncertainError  a create may have reached the server but its answer was lost:
+    │                                   never retried (a second POST bills a second generation)
+    ├── RunwayTaskFailedError           the task ended FAILED; failure_code, failure, category
+    │   └── RunwayTaskRejectedError     moderation or invalid asset: also AirflowFailException,
+    │                                   so Airflow does not retry it
+    ├── RunwayTaskCancelledError        the task was cancelled or deleted remotely
+    └── RunwayTimeoutError              the provider's own deadline passed while the task was unfinished
+
+Messages never carry the API key or a full signed output URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class RunwayError(AirflowException):
+    """Base class of every error raised by the Runway provider."""
+
+
+class RunwayConfigurationError(RunwayError):
+    """The Runway connection (or a provider setting) cannot be used as it is."""
+
+
+class RunwayValidationError(RunwayError, ValueError):
+    """An argument is invalid; raised before any request is sent, so no credits are spent.
+
+    :param field: the argument (or wire field) that is wrong, e.g. ``seed`` or ``prompt_image[1].uri``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(f"Invalid {field!s}: {message}")
+
+
+class RunwayAPIError(RunwayError):
+    """The service answered a request with an HTTP error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        body: Any = None,
+        issues: list[dict[str, Any]] | None = None,
+    ) -> None:
+        #: the HTTP status (``status_code`` is taken by AirflowException for the API server's use)
+        self.http_status = status_code
+        self.method = method
+        self.path = path
+        self.body = body
+        self.issues = issues or []
+        self.server_message = message
+        where = f"{method} {path}" if method and path else (path or "")
+        status = f"HTTP {status_code}" if status_code is not None else "error"
+        text = f"Runway API {status} on {where}: {message}" if where else f"Runway API {status}: {message}"
+        if self.issues:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in issue.get('path') or []) or '?'}: {issue.get('message', '')}"
+                for issue in self.issues[:10]
+                if isinstance(issue, dict)
+            )
+            if details:
+                text = f"{text} ({details})"
+        super().__init__(text)
+
+
+class RunwayAuthError(RunwayAPIError):
+    """401 or 403: the key is wrong, disabled, or the account is suspended."""
+
+
+class RunwayNotFoundError(RunwayAPIError):
+    """404, or ``task_not_exist`` past its grace window: the task is unknown or was deleted."""
+
+
+class RunwayRateLimitError(RunwayAPIError):
+    """429 that outlived the retry budget.
+
+    :param retry_after: seconds the server asked us to wait, when it said so.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class RunwayServerError(RunwayAPIError):
+    """5xx that outlived the retry budget."""
+
+
+class RunwayProtocolError(RunwayAPIError):
+    """A success status whose body is not the API's JSON (or not the shape the API documents)."""
+
+
+class RunwayTransportError(RunwayError):
+    """No HTTP answer at all (connection refused or reset, timeout) after the retry budget."""
+
+
+class RunwaySubmitUncertainError(RunwayTransportError):
+    """A create request may have reached the server, but its answer was lost.
+
+    The task may exist and be billed. The provider never retries such a request, because the API takes no
+    idempotency key and a second POST could bill a second generation.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, task_id: str | None = None) -> None:
+        self.endpoint = endpoint
+        self.task_id = task_id
+        super().__init__(message)
+
+
+class RunwayTaskFailedError(RunwayError):
+    """The Runway task ended ``FAILED``."""
+
+    def __init__(
+        self,
+        task_id: str,
+        *,
+        failure: str | None,
+        failure_code: str | None,
+        category: str,
+    ) -> None:
+        self.task_id = task_id
+        self.failure = failure
+        self.failure_code = failure_code
+        self.category = category
+        code = failure_code or "no failure code"
+        super().__init__(f"Runway task {task_id} failed [{code}; {category}]: {failure or 'no reason given'}")
+
+
+class RunwayTaskRejectedError(RunwayTaskFailedError, AirflowFailException):
+    """A failure that a retry cannot fix without changing the input (moderation, invalid asset).
+
+    Being an ``AirflowFailException``, it fails the Airflow task without using its retries: repeated
+    moderation failures are billed and can get an account suspended.
+    """
+
+
+class RunwayTaskCancelledError(RunwayError):
+    """The Runway task was cancelled (or deleted) before it finished."""
+
+    def __init__(self, task_id: str, detail: str = "") -> None:
+        self.task_id = task_id
+        suffix = f": {detail}" if detail else ""
+        super().__init__(f"Runway task {task_id} was cancelled{suffix}")
+
+
+class RunwayTimeoutError(RunwayError):
+    """The provider's deadline passed before the task finished."""
+
+    def __init__(self, task_id: str, message: str) -> None:
+        self.task_id = task_id
+        super().__init__(message)

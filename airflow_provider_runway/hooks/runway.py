@@ -1,0 +1,468 @@
+"""RunwayHook: the Runway connection, with a sync half (requests) and an async half (httpx).
+
+Both halves are thin: they turn :class:`~airflow_provider_runway.models.Send` actions into HTTP requests
+and feed what came back into :func:`~airflow_provider_runway.models.exchange`, which makes every decision
+(retry or not, how long to wait, which exception). The async half shares one pooled ``httpx.AsyncClient``
+per event loop, so thousands of triggers in one triggerer reuse the same connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+import time
+import weakref
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_runway import __version__, models
+from airflow_provider_runway.exceptions import (
+    RunwayAPIError,
+    RunwayAuthError,
+    RunwayError,
+    RunwayNotFoundError,
+)
+from airflow_provider_runway.models import (
+    ApiRequest,
+    ConnectionSettings,
+    HttpResponse,
+    PreparedRequest,
+    RetryPolicy,
+    RunwayTask,
+    Send,
+    TransportFailure,
+    TransportKind,
+    Wait,
+)
+
+if TYPE_CHECKING:
+    import httpx
+    import requests
+
+#: A task id that cannot exist, used by test_connection on the gateway (no organization endpoint there).
+PROBE_TASK_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def _user_agent() -> str:
+    try:
+        from airflow import __version__ as airflow_version
+    except ImportError:  # pragma: no cover
+        airflow_version = "unknown"
+    return models.user_agent(__version__, airflow_version, "{}.{}".format(*sys.version_info[:2]))
+
+
+USER_AGENT = _user_agent()
+
+
+@dataclass(frozen=True)
+class SubmittedTask:
+    """What a create returned: the remote id, when it was made, and the cost estimate if reported."""
+
+    id: str
+    endpoint: str
+    submitted_at: float
+    estimated_credits: float | None = None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Transport failures of each library, mapped to the core's three kinds
+# --------------------------------------------------------------------------------------------------------
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def requests_failure(exc: Exception) -> TransportFailure:
+    """Classify a requests exception: was the request certainly never sent?"""
+    import requests
+    import urllib3.exceptions
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return TransportFailure(TransportKind.NOT_SENT, _describe(exc))
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return TransportFailure(TransportKind.TIMEOUT, _describe(exc))
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason: Any = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)
+        if isinstance(
+            reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+        ):
+            return TransportFailure(TransportKind.NOT_SENT, _describe(exc))
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TransportFailure(TransportKind.NOT_SENT, _describe(exc))
+    return TransportFailure(TransportKind.BROKEN, _describe(exc))
+
+
+def httpx_failure(exc: Exception) -> TransportFailure:
+    """Classify an httpx exception the same way as :func:`requests_failure`."""
+    import httpx
+
+    if isinstance(
+        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+    ):
+        return TransportFailure(TransportKind.NOT_SENT, _describe(exc))
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return TransportFailure(TransportKind.TIMEOUT, _describe(exc))
+    return TransportFailure(TransportKind.BROKEN, _describe(exc))
+
+
+# --------------------------------------------------------------------------------------------------------
+# One pooled AsyncClient per event loop (and TLS setting)
+# --------------------------------------------------------------------------------------------------------
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+#: Pool size of the shared client: enough for thousands of triggers polling every few seconds.
+ASYNC_MAX_CONNECTIONS = 256
+ASYNC_MAX_KEEPALIVE = 64
+
+
+def shared_async_client(verify: bool | str = True) -> httpx.AsyncClient:
+    """The event loop's shared client: created on first use, reused by every hook and trigger in the loop."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    clients = _ASYNC_CLIENTS.setdefault(loop, {})
+    client = clients.get(verify)
+    if client is None or client.is_closed:
+        tls: bool | ssl.SSLContext = (
+            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        )
+        client = httpx.AsyncClient(
+            verify=tls,
+            limits=httpx.Limits(
+                max_connections=ASYNC_MAX_CONNECTIONS,
+                max_keepalive_connections=ASYNC_MAX_KEEPALIVE,
+                keepalive_expiry=30.0,
+            ),
+            follow_redirects=False,
+            trust_env=True,
+        )
+        clients[verify] = client
+    return client
+
+
+async def aclose_shared_clients() -> None:
+    """Close the current loop's shared clients (tests and benchmarks; the triggerer never needs it)."""
+    loop = asyncio.get_running_loop()
+    for client in _ASYNC_CLIENTS.pop(loop, {}).values():
+        await client.aclose()
+
+
+class RunwayHook(BaseHook):
+    """Talk to Runway's task API, directly or through the CometAPI gateway.
+
+    :param runway_conn_id: the ``runway`` connection: host = base URL (default the gateway
+        ``https://api.cometapi.com/runwayml``; Runway direct is ``https://api.dev.runwayml.com``),
+        password = API key, extras ``api_version``, ``timeout``, ``max_retries``, ``verify``.
+    :param retry_policy: overrides the backoff (the count still defaults to the connection's max_retries).
+    """
+
+    conn_name_attr = "runway_conn_id"
+    default_conn_name = models.DEFAULT_CONN_ID
+    conn_type = "runway"
+    hook_name = "Runway"
+
+    def __init__(
+        self,
+        runway_conn_id: str = models.DEFAULT_CONN_ID,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.runway_conn_id = runway_conn_id
+        self._retry_policy = retry_policy
+        self._async_settings: ConnectionSettings | None = None
+        self._sleep: Callable[[float], None] = time.sleep
+
+    # ----------------------------------------------------------------------------------------------------
+    # Connection
+    # ----------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _settings_from(conn: Any, conn_id: str) -> ConnectionSettings:
+        return models.settings_from_connection(
+            conn_id,
+            host=conn.host,
+            password=conn.password,
+            extra=conn.extra_dejson,
+            schema=conn.schema,
+            port=conn.port,
+        )
+
+    @cached_property
+    def settings(self) -> ConnectionSettings:
+        """The validated connection (sync lookup)."""
+        return self._settings_from(self.get_connection(self.runway_conn_id), self.runway_conn_id)
+
+    async def asettings(self) -> ConnectionSettings:
+        """The validated connection, looked up without blocking the event loop."""
+        if self._async_settings is None:
+            if "settings" in self.__dict__:
+                self._async_settings = self.__dict__["settings"]
+            else:
+                aget = getattr(BaseHook, "aget_connection", None)
+                if aget is not None:
+                    conn = await aget(self.runway_conn_id)
+                else:  # pragma: no cover - Airflow without the async lookup
+                    conn = await asyncio.to_thread(self.get_connection, self.runway_conn_id)
+                self._async_settings = self._settings_from(conn, self.runway_conn_id)
+        return self._async_settings
+
+    def get_conn(self) -> requests.Session:
+        return self.session
+
+    @cached_property
+    def session(self) -> requests.Session:
+        import requests
+
+        session = requests.Session()
+        session.trust_env = True
+        return session
+
+    def close(self) -> None:
+        if "session" in self.__dict__:
+            self.session.close()
+            del self.__dict__["session"]
+
+    def _policy(self, settings: ConnectionSettings) -> RetryPolicy:
+        if self._retry_policy is None:
+            return RetryPolicy(max_retries=settings.max_retries)
+        return self._retry_policy
+
+    # ----------------------------------------------------------------------------------------------------
+    # The two runners: the only I/O in this class
+    # ----------------------------------------------------------------------------------------------------
+    def _exchange(self, settings: ConnectionSettings, request: ApiRequest) -> Generator[Any, Any, Any]:
+        return models.exchange(settings, request, agent=USER_AGENT, policy=self._policy(settings))
+
+    def _run(self, request: ApiRequest) -> Any:
+        steps = self._exchange(self.settings, request)
+        outcome: HttpResponse | TransportFailure | None = None
+        try:
+            while True:
+                action = steps.send(outcome)
+                if isinstance(action, Wait):
+                    self.log.warning("%s; waiting %.1f s", action.reason, action.seconds)
+                    self._sleep(action.seconds)
+                    outcome = None
+                else:
+                    outcome = self._send(action)
+        except StopIteration as done:
+            return done.value
+
+    async def _arun(self, request: ApiRequest) -> Any:
+        steps = self._exchange(await self.asettings(), request)
+        outcome: HttpResponse | TransportFailure | None = None
+        try:
+            while True:
+                action = steps.send(outcome)
+                if isinstance(action, Wait):
+                    self.log.warning("%s; waiting %.1f s", action.reason, action.seconds)
+                    await asyncio.sleep(action.seconds)
+                    outcome = None
+                else:
+                    outcome = await self._asend(action)
+        except StopIteration as done:
+            return done.value
+
+    def _send(self, action: Send) -> HttpResponse | TransportFailure:
+        import requests
+
+        req: PreparedRequest = action.request
+        try:
+            response = self.session.request(
+                req.method,
+                req.url,
+                headers=dict(req.headers),
+                data=req.content,
+                timeout=(req.connect_timeout, req.read_timeout),
+                verify=req.verify,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            return requests_failure(exc)
+        return HttpResponse(
+            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+        )
+
+    async def _asend(self, action: Send) -> HttpResponse | TransportFailure:
+        import httpx
+
+        req: PreparedRequest = action.request
+        client = shared_async_client(req.verify)
+        try:
+            response = await client.request(
+                req.method,
+                req.url,
+                headers=dict(req.headers),
+                content=req.content,
+                timeout=httpx.Timeout(req.read_timeout, connect=req.connect_timeout, pool=req.read_timeout),
+            )
+        except httpx.TransportError as exc:
+            return httpx_failure(exc)
+        return HttpResponse(
+            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+        )
+
+    # ----------------------------------------------------------------------------------------------------
+    # Creating tasks
+    # ----------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _create_request(endpoint: str, body: Mapping[str, Any]) -> ApiRequest:
+        return ApiRequest(
+            "POST", models.endpoint_path(endpoint), models.check_generic_body(body), billed=True
+        )
+
+    def _created(self, request: ApiRequest, payload: Any, submitted_at: float) -> SubmittedTask:
+        task_id, credits = models.parse_created(payload, request.path)
+        self.log.info("Created Runway task %s on %s", task_id, request.path)
+        return SubmittedTask(task_id, request.path, submitted_at, credits)
+
+    def submit(self, endpoint: str, body: Mapping[str, Any]) -> SubmittedTask:
+        """Create a task on any generation endpoint (``image_to_video``, ``text_to_image``, ...).
+
+        Never retried once the request may have reached the server: a second POST bills twice.
+        """
+        request = self._create_request(endpoint, body)
+        submitted_at = time.time()
+        return self._created(request, self._run(request), submitted_at)
+
+    async def asubmit(self, endpoint: str, body: Mapping[str, Any]) -> SubmittedTask:
+        request = self._create_request(endpoint, body)
+        submitted_at = time.time()
+        return self._created(request, await self._arun(request), submitted_at)
+
+    def submit_image_to_video(self, **arguments: Any) -> SubmittedTask:
+        """Validate (before any request) and create an image-to-video task.
+
+        Arguments are those of :func:`~airflow_provider_runway.models.build_image_to_video_body`:
+        ``prompt_image``, ``model``, ``prompt_text``, ``seed``, ``duration``, ``ratio``, ``watermark``,
+        ``content_moderation``, ``extra_body``.
+        """
+        return self.submit("image_to_video", models.build_image_to_video_body(**arguments))
+
+    async def asubmit_image_to_video(self, **arguments: Any) -> SubmittedTask:
+        return await self.asubmit("image_to_video", models.build_image_to_video_body(**arguments))
+
+    def submit_video_to_video(self, **arguments: Any) -> SubmittedTask:
+        """Validate and create a video-to-video task (``video_uri``, ``prompt_text``, ``model``, ...)."""
+        return self.submit("video_to_video", models.build_video_to_video_body(**arguments))
+
+    async def asubmit_video_to_video(self, **arguments: Any) -> SubmittedTask:
+        return await self.asubmit("video_to_video", models.build_video_to_video_body(**arguments))
+
+    # ----------------------------------------------------------------------------------------------------
+    # Reading, cancelling, organization
+    # ----------------------------------------------------------------------------------------------------
+    def get_task(
+        self,
+        task_id: str,
+        *,
+        submitted_at: float | None = None,
+        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+    ) -> RunwayTask:
+        """The task's current state. ``submitted_at`` (epoch seconds) enables the gateway's grace window."""
+        request = ApiRequest("GET", models.task_path(task_id), task_id=task_id)
+        try:
+            payload = self._run(request)
+        except RunwayNotFoundError as err:
+            return models.task_when_missing(
+                task_id, err, submitted_at=submitted_at, grace=not_exist_grace, now=time.time()
+            )
+        return models.parse_task(payload, task_id=task_id)
+
+    async def aget_task(
+        self,
+        task_id: str,
+        *,
+        submitted_at: float | None = None,
+        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+    ) -> RunwayTask:
+        request = ApiRequest("GET", models.task_path(task_id), task_id=task_id)
+        try:
+            payload = await self._arun(request)
+        except RunwayNotFoundError as err:
+            return models.task_when_missing(
+                task_id, err, submitted_at=submitted_at, grace=not_exist_grace, now=time.time()
+            )
+        return models.parse_task(payload, task_id=task_id)
+
+    def cancel_task(self, task_id: str) -> str:
+        """``DELETE /v1/tasks/{id}``. Callers must only cancel a task last seen non-terminal: on a finished
+        task Runway deletes it and purges its outputs.
+
+        :return: ``"cancelled"``, ``"gone"`` (already cancelled or deleted) or ``"unsupported"`` (the
+            gateway has no cancel).
+        """
+        request = ApiRequest("DELETE", models.task_path(task_id), task_id=task_id)
+        try:
+            self._run(request)
+        except RunwayAPIError as err:
+            return self._cancel_result(task_id, err)
+        self.log.info("Cancelled Runway task %s", task_id)
+        return "cancelled"
+
+    async def acancel_task(self, task_id: str) -> str:
+        request = ApiRequest("DELETE", models.task_path(task_id), task_id=task_id)
+        try:
+            await self._arun(request)
+        except RunwayAPIError as err:
+            return self._cancel_result(task_id, err)
+        self.log.info("Cancelled Runway task %s", task_id)
+        return "cancelled"
+
+    def _cancel_result(self, task_id: str, err: RunwayAPIError) -> str:
+        result = models.cancel_result(err)
+        if result == "unsupported":
+            self.log.warning(
+                "Could not cancel Runway task %s: this endpoint has no cancel (%s). It keeps running and "
+                "is billed.",
+                task_id,
+                err,
+            )
+        else:
+            self.log.info("Runway task %s was already cancelled or deleted", task_id)
+        return result
+
+    def get_organization(self) -> dict[str, Any]:
+        """``GET /v1/organization`` (Runway direct only): credit balance, tier limits and usage."""
+        return models.parse_organization(self._run(ApiRequest("GET", "/v1/organization")))
+
+    async def aget_organization(self) -> dict[str, Any]:
+        return models.parse_organization(await self._arun(ApiRequest("GET", "/v1/organization")))
+
+    # ----------------------------------------------------------------------------------------------------
+    # Connection test (UI button, `airflow connections test`)
+    # ----------------------------------------------------------------------------------------------------
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the base URL and the key without creating a task or spending credits."""
+        try:
+            settings = self.settings
+            try:
+                org = self.get_organization()
+            except RunwayNotFoundError:
+                # The gateway has no organization endpoint: probe the task endpoint with an impossible id.
+                try:
+                    self.get_task(PROBE_TASK_ID)
+                except RunwayNotFoundError:
+                    return True, (
+                        f"Reached {settings.base_url}: the API key was accepted (a lookup of a task that "
+                        "cannot exist answered 'not found'). This endpoint has no organization API, so the "
+                        "credit balance was not checked. No task was created."
+                    )
+                return True, f"Reached {settings.base_url}: the API key was accepted. No task was created."
+            balance = org.get("creditBalance")
+            return True, (
+                f"Reached {settings.base_url}: the API key was accepted; credit balance {balance}. "
+                "No task was created."
+            )
+        except RunwayAuthError as err:
+            return False, f"The API key was rejected: {err}"
+        except RunwayError as err:
+            return False, str(err)

@@ -1,0 +1,1431 @@
+"""The pure core of the Runway provider: every decision, no I/O.
+
+The hook's sync half (requests) and async half (httpx) both drive :func:`exchange`, a generator that says
+what to send and how long to wait, and receives what came back. Whether a status is terminal, whether a
+failure is worth an Airflow retry, whether a request may be repeated, which exception to raise: each is
+decided once, here, so the two halves cannot drift apart.
+
+Nothing in this module opens a socket, reads a file or imports Airflow's heavy modules.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import enum
+import ipaddress
+import json
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from airflow_provider_runway.exceptions import (
+    RunwayAPIError,
+    RunwayAuthError,
+    RunwayConfigurationError,
+    RunwayError,
+    RunwayNotFoundError,
+    RunwayProtocolError,
+    RunwayRateLimitError,
+    RunwayServerError,
+    RunwaySubmitUncertainError,
+    RunwayTaskCancelledError,
+    RunwayTaskFailedError,
+    RunwayTaskRejectedError,
+    RunwayTransportError,
+    RunwayValidationError,
+)
+
+# --------------------------------------------------------------------------------------------------------
+# Constants
+# --------------------------------------------------------------------------------------------------------
+GATEWAY_BASE_URL = "https://api.cometapi.com/runwayml"
+RUNWAY_DIRECT_BASE_URL = "https://api.dev.runwayml.com"
+DEFAULT_BASE_URL = GATEWAY_BASE_URL
+DEFAULT_CONN_ID = "runway_default"
+DEFAULT_API_VERSION = "2024-11-06"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 5
+#: How long after a create the gateway's ``task_not_exist`` still means "not visible yet".
+DEFAULT_NOT_EXIST_GRACE = 30.0
+#: Runway updates a task at most every 5 s; its SDK polls every 6 s.
+DEFAULT_POLL_INTERVAL = 6.0
+MIN_REAL_POLL_INTERVAL = 5.0
+TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+MAX_PROMPT_TEXT = 1000  # UTF-16 code units (Runway)
+MAX_SEED = 4_294_967_295
+MAX_URL_LENGTH = 2048
+IMAGE_DATA_URI_LIMIT = 5 * 1024 * 1024
+VIDEO_DATA_URI_LIMIT = 16 * 1024 * 1024
+IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/webp"})
+VIDEO_MIME_TYPES = frozenset({"video/mp4", "video/quicktime", "video/mov"})
+
+
+# --------------------------------------------------------------------------------------------------------
+# Statuses and the task object
+# --------------------------------------------------------------------------------------------------------
+class TaskStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    THROTTLED = "THROTTLED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+TERMINAL_STATUSES = frozenset(
+    {TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value, TaskStatus.CANCELLED.value}
+)
+KNOWN_STATUSES = frozenset(s.value for s in TaskStatus)
+QUEUED_STATUSES = frozenset({TaskStatus.PENDING.value, TaskStatus.THROTTLED.value})
+
+#: The gateway envelope's outer vocabulary (inferred, see runway-api.md); anything else keeps polling.
+GATEWAY_STATUS_MAP = {
+    "NOT_START": TaskStatus.PENDING.value,
+    "SUBMITTED": TaskStatus.PENDING.value,
+    "QUEUED": TaskStatus.PENDING.value,
+    "IN_PROGRESS": TaskStatus.RUNNING.value,
+    "SUCCESS": TaskStatus.SUCCEEDED.value,
+    "FAILURE": TaskStatus.FAILED.value,
+}
+
+
+def is_terminal(status: str) -> bool:
+    """Terminal statuses end polling; unknown ones never do (they keep polling until the deadline)."""
+    return status in TERMINAL_STATUSES
+
+
+def is_known_status(status: str) -> bool:
+    return status in KNOWN_STATUSES
+
+
+@dataclass(frozen=True)
+class RunwayTask:
+    """One Runway task, normalised from either the plain Runway shape or the gateway envelope."""
+
+    id: str
+    status: str
+    progress: float | None = None
+    outputs: tuple[str, ...] = ()
+    failure: str | None = None
+    failure_code: str | None = None
+    created_at: datetime | None = None
+    estimated_credits: float | None = None
+    cost_credits: float | None = None
+    shape: Literal["runway", "gateway", "missing"] = "runway"
+    #: False while the gateway still answers ``task_not_exist`` inside the grace window.
+    visible: bool = True
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.status)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == TaskStatus.SUCCEEDED.value
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON (for trigger events and XCom). Output URLs are included: they are needed downstream."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "progress": self.progress,
+            "outputs": list(self.outputs),
+            "failure": self.failure,
+            "failure_code": self.failure_code,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "estimated_credits": self.estimated_credits,
+            "cost_credits": self.cost_credits,
+            "shape": self.shape,
+            "visible": self.visible,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunwayTask:
+        created = data.get("created_at")
+        return cls(
+            id=str(data["id"]),
+            status=str(data["status"]),
+            progress=data.get("progress"),
+            outputs=tuple(data.get("outputs") or ()),
+            failure=data.get("failure"),
+            failure_code=data.get("failure_code"),
+            created_at=parse_timestamp(created) if created else None,
+            estimated_credits=data.get("estimated_credits"),
+            cost_credits=data.get("cost_credits"),
+            shape=data.get("shape", "runway"),
+            visible=bool(data.get("visible", True)),
+        )
+
+    def describe(self) -> str:
+        """A log-safe one-liner: status and progress, never the signed URLs."""
+        parts = [self.status]
+        if self.progress is not None and not self.terminal:
+            parts.append(f"{self.progress * 100:.0f}%")
+        if self.outputs:
+            parts.append(f"{len(self.outputs)} output(s)")
+        if self.failure_code or self.failure:
+            parts.append(f"[{self.failure_code or 'no code'}] {self.failure or ''}".strip())
+        if not self.visible:
+            parts.append("(not visible on the gateway yet)")
+        return " ".join(parts)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Parse ISO-8601 (``Z`` or ``+08:00`` offsets), or unix seconds / milliseconds, into aware UTC."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            if not math.isfinite(value) or value <= 0:
+                return None
+            seconds = value / 1000.0 if value > 1e11 else float(value)
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        if isinstance(value, str):
+            text = value.strip()
+            if re.fullmatch(r"\d+(\.\d+)?", text):
+                return parse_timestamp(float(text))
+            if text.endswith(("Z", "z")):
+                text = text[:-1] + "+00:00"
+            parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def _parse_progress(value: Any) -> float | None:
+    """Progress as a fraction 0..1, from a number (0..1) or a percent string such as ``"40%"``."""
+    if value is None or isinstance(value, bool):
+        return None
+    number: float
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        percent = text.endswith("%")
+        try:
+            number = float(text.rstrip("%").strip())
+        except ValueError:
+            return None
+        if percent:
+            number /= 100.0
+    else:
+        return None
+    if not math.isfinite(number):
+        return None
+    if number > 1.0 and number <= 100.0 and not isinstance(value, str):
+        number /= 100.0  # a bare percentage number
+    return min(max(number, 0.0), 1.0)
+
+
+def _parse_credits(value: Any) -> float | None:
+    if isinstance(value, Mapping):
+        value = value.get("credits")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _parse_outputs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, (list, tuple)):
+        urls = []
+        for item in value:
+            if isinstance(item, str) and item:
+                urls.append(item)
+            elif isinstance(item, Mapping) and isinstance(item.get("url") or item.get("uri"), str):
+                urls.append(str(item.get("url") or item.get("uri")))
+        return tuple(urls)
+    return ()
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def _parse_plain_task(
+    data: Mapping[str, Any], task_id: str | None, shape: Literal["runway", "gateway"]
+) -> RunwayTask:
+    status_raw = data.get("status")
+    if not isinstance(status_raw, str) or not status_raw.strip():
+        raise RunwayProtocolError(f"task has no status: {_snippet(data)}")
+    ident = data.get("id", task_id)
+    if not isinstance(ident, (str, int)) or isinstance(ident, bool) or str(ident) == "":
+        raise RunwayProtocolError(f"task has no id: {_snippet(data)}")
+    return RunwayTask(
+        id=str(ident),
+        status=status_raw.strip().upper(),
+        progress=_parse_progress(data.get("progress")),
+        outputs=_parse_outputs(data.get("output")),
+        failure=_optional_text(data.get("failure")),
+        failure_code=_optional_text(data.get("failureCode")),
+        created_at=parse_timestamp(data.get("createdAt")),
+        estimated_credits=_parse_credits(data.get("estimatedCost")),
+        cost_credits=_parse_credits(data.get("cost")),
+        shape=shape,
+    )
+
+
+def parse_task(payload: Any, *, task_id: str | None = None) -> RunwayTask:
+    """Normalise a task answer, plain or wrapped in the gateway's envelope.
+
+    :raises RunwayProtocolError: when the payload is neither shape (the only error it raises).
+    """
+    if not isinstance(payload, Mapping):
+        raise RunwayProtocolError(f"expected a JSON object for a task, got {type(payload).__name__}")
+    envelope = payload.get("data")
+    if "status" not in payload and isinstance(envelope, Mapping):
+        return _parse_envelope(payload, envelope, task_id)
+    if "status" not in payload and "code" in payload:
+        message = _optional_text(payload.get("message")) or _optional_text(payload.get("code"))
+        raise RunwayProtocolError(f"gateway answered code {payload.get('code')!r} without a task: {message}")
+    return _parse_plain_task(payload, task_id, "runway")
+
+
+def _parse_envelope(outer: Mapping[str, Any], data: Mapping[str, Any], task_id: str | None) -> RunwayTask:
+    inner = data.get("data")
+    # The id we polled by wins: the envelope's own task_id may be the gateway's id, not Runway's.
+    ident = task_id or data.get("task_id") or data.get("id")
+    if isinstance(inner, Mapping) and isinstance(inner.get("status"), str) and inner.get("status"):
+        task = _parse_plain_task({"id": ident, **inner}, task_id, "gateway")
+        if not task.outputs:
+            task = replace(task, outputs=_parse_outputs(data.get("result_url")))
+        if task.progress is None:
+            task = replace(task, progress=_parse_progress(data.get("progress")))
+        if task.created_at is None:
+            task = replace(task, created_at=parse_timestamp(data.get("submit_time")))
+        return task
+    outer_status = data.get("status")
+    if not isinstance(outer_status, str) or not outer_status:
+        raise RunwayProtocolError(f"gateway envelope has no status: {_snippet(outer)}")
+    if ident is None or str(ident) == "":
+        raise RunwayProtocolError(f"gateway envelope has no task id: {_snippet(outer)}")
+    upper = outer_status.strip().upper()
+    status = GATEWAY_STATUS_MAP.get(upper, upper)
+    outputs = _parse_outputs(inner.get("output")) if isinstance(inner, Mapping) else ()
+    return RunwayTask(
+        id=str(ident),
+        status=status,
+        progress=_parse_progress(data.get("progress")),
+        outputs=outputs or _parse_outputs(data.get("result_url")),
+        failure=_optional_text(data.get("fail_reason")),
+        failure_code=None,
+        created_at=parse_timestamp(data.get("submit_time")),
+        shape="gateway",
+    )
+
+
+def _snippet(value: Any, limit: int = 200) -> str:
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --------------------------------------------------------------------------------------------------------
+# task_not_exist: the gateway's "not visible yet"
+# --------------------------------------------------------------------------------------------------------
+def is_task_not_exist(body: bytes | str | None) -> bool:
+    """The gateway's marker, matched anywhere in the body whatever the status code."""
+    if not body:
+        return False
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return "task_not_exist" in text
+
+
+def task_when_missing(
+    task_id: str,
+    error: RunwayNotFoundError,
+    *,
+    submitted_at: float | None,
+    grace: float,
+    now: float,
+) -> RunwayTask:
+    """Decide what a missing task means: inside the grace window after submit, "not visible yet".
+
+    :param submitted_at: wall-clock epoch seconds of the create, when this process knows it.
+    :return: a PENDING task marked ``visible=False`` inside the window.
+    :raises RunwayNotFoundError: past the window, for a plain 404, or when the submit time is unknown.
+    """
+    if getattr(error, "task_not_exist", False) and submitted_at is not None and now - submitted_at <= grace:
+        return RunwayTask(id=task_id, status=TaskStatus.PENDING.value, shape="missing", visible=False)
+    raise error
+
+
+# --------------------------------------------------------------------------------------------------------
+# Failure classification and the outcome of a finished task
+# --------------------------------------------------------------------------------------------------------
+class FailureCategory(str, enum.Enum):
+    MODERATION = "moderation"
+    INVALID_ASSET = "invalid_asset"
+    TRANSIENT = "transient"
+    BAD_OUTPUT = "bad_output"
+    UNKNOWN = "unknown"
+
+
+_FAILURE_PREFIXES: tuple[tuple[tuple[str, ...], FailureCategory], ...] = (
+    (("INPUT_PREPROCESSING", "SAFETY"), FailureCategory.MODERATION),
+    (("SAFETY",), FailureCategory.MODERATION),
+    (("ASSET", "INVALID"), FailureCategory.INVALID_ASSET),
+    (("INTERNAL", "BAD_OUTPUT"), FailureCategory.BAD_OUTPUT),
+    (("INPUT_PREPROCESSING", "INTERNAL"), FailureCategory.TRANSIENT),
+    (("THIRD_PARTY", "UNAVAILABLE"), FailureCategory.TRANSIENT),
+    (("INTERNAL",), FailureCategory.TRANSIENT),
+)
+
+#: Categories an automatic retry cannot fix: the Airflow task fails without using its retries.
+FINAL_FAILURE_CATEGORIES = frozenset({FailureCategory.MODERATION, FailureCategory.INVALID_ASSET})
+
+
+def classify_failure(code: str | None) -> FailureCategory:
+    """Classify a dotted failure code by its most general segments. A missing code counts as transient."""
+    if not code or not code.strip():
+        return FailureCategory.TRANSIENT
+    segments = tuple(part for part in code.strip().upper().split(".") if part)
+    for prefix, category in _FAILURE_PREFIXES:
+        if segments[: len(prefix)] == prefix:
+            return category
+    return FailureCategory.UNKNOWN
+
+
+def failure_error(task: RunwayTask) -> RunwayTaskFailedError:
+    """The exception for a FAILED task: rejected (no Airflow retry) for moderation and invalid assets."""
+    category = classify_failure(task.failure_code)
+    cls = RunwayTaskRejectedError if category in FINAL_FAILURE_CATEGORIES else RunwayTaskFailedError
+    return cls(task.id, failure=task.failure, failure_code=task.failure_code, category=category.value)
+
+
+def outcome_error(task: RunwayTask) -> RunwayError | None:
+    """The one place that maps a terminal task to its Airflow outcome: ``None`` means success."""
+    if task.status == TaskStatus.SUCCEEDED.value:
+        return None
+    if task.status == TaskStatus.FAILED.value:
+        return failure_error(task)
+    if task.status == TaskStatus.CANCELLED.value:
+        return RunwayTaskCancelledError(task.id, "cancelled or deleted on Runway's side")
+    raise ValueError(f"outcome_error() called on a non-terminal task ({task.status})")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Connection settings
+# --------------------------------------------------------------------------------------------------------
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    name = host.strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_bool(value: Any, name: str, conn_id: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"false", "0", "no", "off", ""}:
+        return False
+    if isinstance(value, int):
+        return bool(value)
+    raise RunwayConfigurationError(
+        f"Connection {conn_id!r}: extra {name!r} must be true or false, got {value!r}"
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything the hook needs from an Airflow connection, validated."""
+
+    conn_id: str
+    base_url: str
+    api_key: str = field(repr=False)
+    api_version: str = DEFAULT_API_VERSION
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    verify: bool | str = True
+    allow_insecure_loopback: bool = False
+
+    @property
+    def looks_like_gateway(self) -> bool:
+        """A guess from the URL (the gateway serves under ``/runwayml``); used for wording, not for logic."""
+        parts = urlsplit(self.base_url)
+        return parts.path.rstrip("/").endswith("/runwayml") or "cometapi" in (parts.hostname or "")
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _extra(extra: Mapping[str, Any], name: str) -> Any:
+    for key in (name, f"extra__runway__{name}"):
+        if key in extra and extra[key] not in (None, ""):
+            return extra[key]
+    return None
+
+
+def normalize_base_url(
+    conn_id: str,
+    host: str | None,
+    *,
+    schema: str | None = None,
+    port: int | None = None,
+    allow_insecure_loopback: bool = False,
+) -> str:
+    """Turn the connection's host (a full URL, or a bare host from a URI-form connection) into a base URL."""
+    raw = (host or "").strip()
+    if not raw:
+        return DEFAULT_BASE_URL
+    if "://" not in raw:
+        hostname = raw.split("/", 1)[0].split(":", 1)[0]
+        scheme = "http" if allow_insecure_loopback and is_loopback_host(hostname) else "https"
+        netloc = raw if port is None or ":" in raw.split("/", 1)[0] else f"{raw.split('/', 1)[0]}:{port}"
+        rest = raw.split("/", 1)[1] if "/" in raw else ""
+        path = "/".join(p for p in (rest.strip("/"), (schema or "").strip("/")) if p)
+        raw = f"{scheme}://{netloc.split('/', 1)[0]}" + (f"/{path}" if path else "")
+    try:
+        parts = urlsplit(raw)
+        parsed_port = parts.port
+    except ValueError as err:
+        raise RunwayConfigurationError(
+            f"Connection {conn_id!r}: malformed base URL {raw!r} ({err})"
+        ) from None
+    del parsed_port
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise RunwayConfigurationError(
+            f"Connection {conn_id!r}: base URL {raw!r} must look like https://host[/path], "
+            f"e.g. {GATEWAY_BASE_URL} or {RUNWAY_DIRECT_BASE_URL}"
+        )
+    if parts.scheme == "http" and not (allow_insecure_loopback and is_loopback_host(parts.hostname)):
+        raise RunwayConfigurationError(
+            f"Connection {conn_id!r}: base URL {raw!r} uses plain http; only https is allowed "
+            "(plain http is accepted for 127.0.0.1/localhost when the extra allow_insecure_loopback is true)"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise RunwayConfigurationError(
+            f"Connection {conn_id!r}: base URL {raw!r} must not carry a query, fragment or credentials"
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        path = path[: -len("/v1")]
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def settings_from_connection(
+    conn_id: str,
+    *,
+    host: str | None,
+    password: str | None,
+    extra: Mapping[str, Any] | None,
+    schema: str | None = None,
+    port: int | None = None,
+) -> ConnectionSettings:
+    """Validate a connection's fields; every error names the connection id, never the key."""
+    extra = extra or {}
+    if not isinstance(extra, Mapping):
+        raise RunwayConfigurationError(f"Connection {conn_id!r}: extra must be a JSON object")
+    api_key = (password or "").strip()
+    if not api_key:
+        raise RunwayConfigurationError(
+            f"Connection {conn_id!r} has no API key: set its password field (labelled 'API key') to a "
+            "CometAPI key or a Runway key"
+        )
+    if any(ch.isspace() for ch in api_key) or not api_key.isprintable():
+        raise RunwayConfigurationError(
+            f"Connection {conn_id!r}: the API key contains whitespace or control characters"
+        )
+    allow_loopback = _as_bool(
+        _extra(extra, "allow_insecure_loopback") or False, "allow_insecure_loopback", conn_id
+    )
+    base_url = normalize_base_url(
+        conn_id, host, schema=schema, port=port, allow_insecure_loopback=allow_loopback
+    )
+    version = _extra(extra, "api_version") or DEFAULT_API_VERSION
+    if not isinstance(version, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version.strip()):
+        raise RunwayConfigurationError(
+            f"Connection {conn_id!r}: extra 'api_version' must be a date like {DEFAULT_API_VERSION}, got {version!r}"
+        )
+    timeout = _extra(extra, "timeout")
+    read_timeout = DEFAULT_READ_TIMEOUT
+    if timeout is not None:
+        try:
+            read_timeout = float(timeout)
+        except (TypeError, ValueError):
+            read_timeout = float("nan")
+        if not math.isfinite(read_timeout) or read_timeout <= 0 or isinstance(timeout, bool):
+            raise RunwayConfigurationError(
+                f"Connection {conn_id!r}: extra 'timeout' must be a positive number of seconds, got {timeout!r}"
+            )
+    retries_raw = _extra(extra, "max_retries")
+    max_retries = DEFAULT_MAX_RETRIES
+    if retries_raw is not None:
+        try:
+            max_retries = int(retries_raw)
+            if isinstance(retries_raw, bool) or max_retries < 0 or max_retries > 100:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise RunwayConfigurationError(
+                f"Connection {conn_id!r}: extra 'max_retries' must be a whole number 0-100, got {retries_raw!r}"
+            ) from None
+    verify_raw = _extra(extra, "verify")
+    verify: bool | str = True
+    if verify_raw is not None:
+        if isinstance(verify_raw, str) and verify_raw.strip().lower() not in {
+            "true",
+            "false",
+            "1",
+            "0",
+            "yes",
+            "no",
+            "on",
+            "off",
+        }:
+            verify = verify_raw.strip()  # a CA bundle path
+        else:
+            verify = _as_bool(verify_raw, "verify", conn_id)
+    return ConnectionSettings(
+        conn_id=conn_id,
+        base_url=base_url,
+        api_key=api_key,
+        api_version=version.strip(),
+        read_timeout=read_timeout,
+        connect_timeout=min(DEFAULT_CONNECT_TIMEOUT, read_timeout),
+        max_retries=max_retries,
+        verify=verify,
+        allow_insecure_loopback=allow_loopback,
+    )
+
+
+def build_headers(settings: ConnectionSettings, user_agent: str, *, json_body: bool) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {settings.api_key}",
+        "X-Runway-Version": settings.api_version,
+        "Accept": "application/json",
+        "User-Agent": user_agent,
+    }
+    if json_body:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+def user_agent(provider_version: str, airflow_version: str, python_version: str) -> str:
+    return (
+        f"airflow-provider-runway/{provider_version} apache-airflow/{airflow_version} python/{python_version}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# The request exchange: requests to send, waits between them, and what each answer means
+# --------------------------------------------------------------------------------------------------------
+class TransportKind(str, enum.Enum):
+    """How a request failed without an HTTP answer; decides whether a create may be retried."""
+
+    #: the request certainly never reached the server (refused, DNS, connect timeout, pool timeout)
+    NOT_SENT = "not_sent"
+    #: sent, then no answer in time (read/write timeout): the server may have acted on it
+    TIMEOUT = "timeout"
+    #: the connection broke after sending began (reset, protocol error): the server may have acted on it
+    BROKEN = "broken"
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One logical API call. ``billed`` marks a create: it is never repeated once it may have arrived."""
+
+    method: str
+    path: str
+    body: Mapping[str, Any] | None = None
+    billed: bool = False
+    #: the task id when the call is about one task (for messages)
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    content: bytes | None
+    connect_timeout: float
+    read_timeout: float
+    verify: bool | str
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]  # keys lower-cased
+    body: bytes
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    kind: TransportKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class Send:
+    request: PreparedRequest
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+    reason: str
+
+
+Action = Send | Wait
+Outcome = HttpResponse | TransportFailure | None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, bounded in count and in total waiting time."""
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    #: total time budget for waits between attempts of one call
+    max_total_wait: float = 120.0
+    #: a Retry-After longer than this is not waited for: the call fails with RunwayRateLimitError
+    max_retry_after: float = 60.0
+
+    def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
+        """Delay before retry number ``attempt`` (1-based): half fixed, half jitter ("equal jitter")."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return ceiling / 2 + ceiling / 2 * rng()
+
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); ``None`` if absent or garbage."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    retry: bool
+    delay: float = 0.0
+    reason: str = ""
+
+
+def decide_retry(
+    request: ApiRequest,
+    outcome: HttpResponse | TransportFailure,
+    *,
+    attempt: int,
+    waited: float,
+    policy: RetryPolicy,
+    rng: Callable[[], float] = random.random,
+) -> RetryDecision:
+    """Whether to repeat a failed attempt, and after how long. ``attempt`` counts attempts made so far.
+
+    GETs and DELETEs repeat on 429, 5xx and transport errors. A billed create repeats only on 429 or when
+    the request certainly never reached the server: a second POST may bill a second generation.
+    """
+    if attempt > policy.max_retries:
+        return RetryDecision(False, reason="retry budget spent")
+    retry_after: float | None = None
+    if isinstance(outcome, TransportFailure):
+        if request.billed and outcome.kind is not TransportKind.NOT_SENT:
+            return RetryDecision(False, reason="a create may have reached the server")
+        reason = f"{outcome.kind.value}: {outcome.detail}"
+    else:
+        status = outcome.status
+        if status not in RETRYABLE_STATUSES or _is_gateway_invalid_request(outcome):
+            return RetryDecision(False, reason=f"HTTP {status} is not retryable")
+        if request.billed and status != 429:
+            return RetryDecision(False, reason="a create may have reached the server")
+        reason = f"HTTP {status}"
+        if status == 429:
+            retry_after = parse_retry_after(outcome.headers.get("retry-after"))
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                return RetryDecision(False, reason=f"server asked to wait {retry_after:.0f}s")
+    delay = retry_after if retry_after is not None else policy.backoff(attempt, rng)
+    if waited + delay > policy.max_total_wait:
+        return RetryDecision(False, reason="retry time budget spent")
+    return RetryDecision(True, delay=delay, reason=reason)
+
+
+def _is_gateway_invalid_request(response: HttpResponse) -> bool:
+    return response.status == 500 and b"invalid_request" in response.body[:4096]
+
+
+def prepare(settings: ConnectionSettings, request: ApiRequest, agent: str) -> PreparedRequest:
+    content = None
+    if request.body is not None:
+        content = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return PreparedRequest(
+        method=request.method,
+        url=settings.url(request.path),
+        headers=build_headers(settings, agent, json_body=content is not None),
+        content=content,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        verify=settings.verify,
+    )
+
+
+def exchange(
+    settings: ConnectionSettings,
+    request: ApiRequest,
+    *,
+    agent: str,
+    policy: RetryPolicy | None = None,
+    rng: Callable[[], float] = random.random,
+) -> Generator[Action, Outcome, Any]:
+    """Drive one API call: yields :class:`Send` and :class:`Wait`, receives what each send produced.
+
+    Returns the decoded JSON body (``None`` for an empty 2xx), or raises the project's error.
+    """
+    policy = policy or RetryPolicy(max_retries=settings.max_retries)
+    prepared = prepare(settings, request, agent)
+    attempt = 0
+    waited = 0.0
+    while True:
+        attempt += 1
+        outcome = yield Send(prepared, attempt)
+        if outcome is None:  # pragma: no cover - a runner bug
+            raise RuntimeError("exchange() was resumed without an outcome after Send")
+        if isinstance(outcome, HttpResponse) and 200 <= outcome.status < 300:
+            return decode_success(settings, request, outcome)
+        decision = decide_retry(request, outcome, attempt=attempt, waited=waited, policy=policy, rng=rng)
+        if not decision.retry:
+            raise error_for(settings, request, outcome, attempts=attempt)
+        waited += decision.delay
+        yield Wait(
+            decision.delay, f"{request.method} {request.path} failed ({decision.reason}); retry {attempt}"
+        )
+
+
+def decode_success(settings: ConnectionSettings, request: ApiRequest, response: HttpResponse) -> Any:
+    if response.status == 204 or not response.body.strip():
+        return None
+    if _looks_like_html(response):
+        raise RunwayConfigurationError(
+            f"Connection {settings.conn_id!r}: {settings.base_url} answered {request.method} {request.path} "
+            "with an HTML page, not the Runway API's JSON; check the base URL"
+        )
+    try:
+        return json.loads(response.body)
+    except (ValueError, UnicodeDecodeError):
+        raise RunwayProtocolError(
+            f"malformed JSON in the answer ({_body_snippet(response.body)})",
+            status_code=response.status,
+            method=request.method,
+            path=request.path,
+        ) from None
+
+
+def _looks_like_html(response: HttpResponse) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    head = response.body[:256].lstrip().lower()
+    return "text/html" in content_type or head.startswith((b"<!doctype html", b"<html"))
+
+
+def _body_snippet(body: bytes, limit: int = 160) -> str:
+    text = body[:limit].decode("utf-8", "replace").replace("\n", " ")
+    return text + ("…" if len(body) > limit else "")
+
+
+def _server_message(data: Any) -> tuple[str, list[dict[str, Any]]]:
+    """The human message and the field issues from any of the API's error shapes."""
+    issues: list[dict[str, Any]] = []
+    if isinstance(data, Mapping):
+        raw_issues = data.get("issues")
+        if isinstance(raw_issues, list):
+            issues = [i for i in raw_issues if isinstance(i, dict)]
+        err = data.get("error")
+        if isinstance(err, Mapping):  # the gateway: {"error": {"code", "message", "type"}}
+            message = err.get("message") or err.get("code")
+            code = err.get("code")
+            text = str(message) if message else _snippet(err)
+            if code and str(code) not in text:
+                text = f"{text} ({code})"
+            return text, issues
+        if isinstance(err, str) and err:
+            return err, issues
+        for key in ("message", "detail", "code"):
+            if isinstance(data.get(key), str) and data.get(key):
+                return str(data[key]), issues
+    return _snippet(data), issues
+
+
+def error_for(
+    settings: ConnectionSettings,
+    request: ApiRequest,
+    outcome: HttpResponse | TransportFailure,
+    *,
+    attempts: int,
+) -> RunwayError:
+    """The one mapping from a final failed attempt to the project's exception."""
+    where = f"{request.method} {request.path}"
+    tries = f" after {attempts} attempt(s)" if attempts > 1 else ""
+    if isinstance(outcome, TransportFailure):
+        if request.billed and outcome.kind is not TransportKind.NOT_SENT:
+            return RunwaySubmitUncertainError(
+                f"Create {where} on connection {settings.conn_id!r} got no answer ({outcome.kind.value}: "
+                f"{outcome.detail}). The task may exist and be billed, so it was NOT retried: check Runway's "
+                "dashboard (or the gateway's logs) before running it again.",
+                endpoint=request.path,
+            )
+        return RunwayTransportError(
+            f"{where} on connection {settings.conn_id!r} ({settings.base_url}) failed{tries}: "
+            f"{outcome.kind.value}: {outcome.detail}"
+        )
+    status = outcome.status
+    if 300 <= status < 400:
+        location = outcome.headers.get("location", "")
+        return RunwayConfigurationError(
+            f"Connection {settings.conn_id!r}: {settings.base_url} answered {where} with a redirect "
+            f"(HTTP {status}{' to ' + location if location else ''}); check the base URL"
+        )
+    try:
+        data: Any = json.loads(outcome.body) if outcome.body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if data is None and _looks_like_html(outcome):
+        if status in (404, 405):
+            message = "the URL answered with an HTML page; check the connection's base URL"
+            return RunwayNotFoundError(message, status_code=status, method=request.method, path=request.path)
+        return RunwayConfigurationError(
+            f"Connection {settings.conn_id!r}: {settings.base_url} answered {where} with an HTML page "
+            f"(HTTP {status}), not the Runway API; check the base URL"
+        )
+    message, issues = _server_message(data) if data is not None else (_body_snippet(outcome.body), [])
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "method": request.method,
+        "path": request.path,
+        "body": data,
+        "issues": issues,
+    }
+    if is_task_not_exist(outcome.body):
+        not_found = RunwayNotFoundError(f"task_not_exist: {message}", **kwargs)
+        not_found.task_not_exist = True  # type: ignore[attr-defined]
+        return not_found
+    if (
+        request.billed
+        and (status >= 500 or status in RETRYABLE_STATUSES - {429})
+        and not _is_gateway_invalid_request(outcome)
+    ):
+        return RunwaySubmitUncertainError(
+            f"Create {where} on connection {settings.conn_id!r} answered HTTP {status} ({message}). The task "
+            "may exist and be billed, so it was NOT retried: check Runway's dashboard before running it again.",
+            endpoint=request.path,
+        )
+    if status in (401, 403):
+        return RunwayAuthError(
+            f"{message} (connection {settings.conn_id!r}: check the API key, or the account's status)",
+            **kwargs,
+        )
+    if status == 404:
+        return RunwayNotFoundError(message, **kwargs)
+    if status == 429:
+        return RunwayRateLimitError(
+            message + tries, retry_after=parse_retry_after(outcome.headers.get("retry-after")), **kwargs
+        )
+    if status >= 500:
+        return RunwayServerError(message + tries, **kwargs)
+    return RunwayAPIError(message, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------------------------
+def task_path(task_id: str) -> str:
+    if not isinstance(task_id, str) or not TASK_ID_PATTERN.match(task_id):
+        raise RunwayValidationError("runway_task_id", f"{task_id!r} is not a Runway task id")
+    return f"/v1/tasks/{quote(task_id, safe='')}"
+
+
+def endpoint_path(endpoint: str) -> str:
+    """``image_to_video``, ``/v1/image_to_video`` or ``v1/image_to_video`` → ``/v1/image_to_video``."""
+    if not isinstance(endpoint, str):
+        raise RunwayValidationError("endpoint", "must be a string such as 'image_to_video'")
+    name = endpoint.strip().strip("/")
+    if name.startswith("v1/"):
+        name = name[3:]
+    if not re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+)*", name) or name.startswith("tasks"):
+        raise RunwayValidationError("endpoint", f"{endpoint!r} is not a Runway generation endpoint")
+    return f"/v1/{name}"
+
+
+def parse_created(payload: Any, endpoint: str) -> tuple[str, float | None]:
+    """The id (and estimated credits, when reported) from a create answer."""
+    if isinstance(payload, Mapping):
+        ident = payload.get("id")
+        if ident is None and isinstance(payload.get("data"), Mapping):  # a gateway envelope
+            ident = payload["data"].get("task_id") or payload["data"].get("id")
+        if isinstance(ident, str) and ident:
+            return ident, _parse_credits(payload.get("estimatedCost"))
+    raise RunwayProtocolError(f"the create answer has no task id: {_snippet(payload)}", path=endpoint)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Redaction
+# --------------------------------------------------------------------------------------------------------
+def redact_url(url: str) -> str:
+    """A log-safe form of a signed URL: scheme, host and file name; no query, no token."""
+    if not isinstance(url, str):
+        return "<not a url>"
+    if url.startswith("data:"):
+        return f"data:…({len(url)} chars)"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    name = parts.path.rsplit("/", 1)[-1]
+    shown = (
+        f"{parts.scheme}://{parts.hostname or ''}/…/{name}"
+        if name
+        else f"{parts.scheme}://{parts.hostname}/…"
+    )
+    return shown + ("?<signature redacted>" if parts.query else "")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Request bodies: validation before any paid call
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelRules:
+    ratios: frozenset[str] | None = None
+    durations: frozenset[int] | None = None
+    max_prompt: int = MAX_PROMPT_TEXT
+    max_seed: int = MAX_SEED
+
+
+#: Only models whose rules are documented; unknown models are left to the server.
+KNOWN_MODEL_RULES: dict[str, ModelRules] = {
+    "gen4_turbo": ModelRules(
+        ratios=frozenset({"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}),
+        durations=frozenset(range(2, 11)),
+    ),
+    "gen3a_turbo": ModelRules(
+        ratios=frozenset({"1280:768", "768:1280"}),
+        durations=frozenset({5, 10}),
+        max_prompt=512,
+        max_seed=999_999_999,
+    ),
+    "veo3": ModelRules(durations=frozenset({8})),
+}
+#: video_to_video models whose input video goes in ``promptVideo`` rather than ``videoUri`` (Runway's spec).
+PROMPT_VIDEO_MODELS = frozenset({"hailuo3", "seedance2", "seedance2_fast", "seedance2_mini", "seedance2_5"})
+PUBLIC_FIGURE_THRESHOLDS = frozenset({"auto", "low"})
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def check_model(model: Any, field_name: str = "model") -> str:
+    if not isinstance(model, str) or not model.strip():
+        raise RunwayValidationError(
+            field_name, f"must be a non-empty model name such as 'gen4_turbo', got {model!r}"
+        )
+    if len(model) > 100 or not re.fullmatch(r"[A-Za-z0-9_.\-]+", model.strip()):
+        raise RunwayValidationError(field_name, f"{model[:40]!r} is not a model name")
+    return model.strip()
+
+
+def check_prompt_text(
+    text: Any, model: str, *, required: bool, field_name: str = "prompt_text"
+) -> str | None:
+    if text is None or (isinstance(text, str) and not text.strip() and not required):
+        if required:
+            raise RunwayValidationError(field_name, "is required")
+        return None
+    if not isinstance(text, str):
+        raise RunwayValidationError(field_name, f"must be a string, got {type(text).__name__}")
+    if required and not text.strip():
+        raise RunwayValidationError(field_name, "is required and must not be blank")
+    limit = KNOWN_MODEL_RULES.get(model, ModelRules()).max_prompt
+    length = utf16_length(text)
+    if length > limit:
+        raise RunwayValidationError(
+            field_name, f"is {length} characters (UTF-16 units); {model} allows at most {limit}"
+        )
+    if "\x00" in text:
+        raise RunwayValidationError(field_name, "must not contain NUL characters")
+    return text
+
+
+def _coerce_int(value: Any, field_name: str) -> int:
+    if isinstance(value, bool):
+        raise RunwayValidationError(field_name, f"must be a whole number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,20}\s*", value):
+        return int(value)  # a rendered Jinja template gives a string
+    raise RunwayValidationError(field_name, f"must be a whole number, got {value!r:.60}")
+
+
+def check_seed(seed: Any, model: str, field_name: str = "seed") -> int | None:
+    if seed is None or seed == "":
+        return None
+    number = _coerce_int(seed, field_name)
+    limit = KNOWN_MODEL_RULES.get(model, ModelRules()).max_seed
+    if not 0 <= number <= limit:
+        raise RunwayValidationError(field_name, f"must be between 0 and {limit}, got {number}")
+    return number
+
+
+def check_duration(duration: Any, model: str, field_name: str = "duration") -> int | None:
+    if duration is None or duration == "":
+        return None
+    number = _coerce_int(duration, field_name)
+    rules = KNOWN_MODEL_RULES.get(model)
+    if rules and rules.durations is not None and number not in rules.durations:
+        allowed = ", ".join(str(d) for d in sorted(rules.durations))
+        raise RunwayValidationError(
+            field_name, f"{model} accepts durations {allowed} (seconds), got {number}"
+        )
+    if not 1 <= number <= 60:
+        raise RunwayValidationError(field_name, f"must be a number of seconds between 1 and 60, got {number}")
+    return number
+
+
+def check_ratio(ratio: Any, model: str, field_name: str = "ratio") -> str | None:
+    if ratio is None or ratio == "":
+        return None
+    if not isinstance(ratio, str) or not re.fullmatch(r"\d{2,5}:\d{2,5}", ratio.strip()):
+        raise RunwayValidationError(field_name, f"must look like '1280:720', got {ratio!r:.60}")
+    value = ratio.strip()
+    rules = KNOWN_MODEL_RULES.get(model)
+    if rules and rules.ratios is not None and value not in rules.ratios:
+        allowed = ", ".join(sorted(rules.ratios))
+        raise RunwayValidationError(field_name, f"{model} accepts ratios {allowed}, got {value}")
+    return value
+
+
+def check_bool(value: Any, field_name: str) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise RunwayValidationError(field_name, f"must be true or false, got {value!r:.60}")
+
+
+def check_content_moderation(value: Any, field_name: str = "content_moderation") -> dict[str, Any] | None:
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, Mapping):
+        raise RunwayValidationError(field_name, "must be a dict such as {'publicFigureThreshold': 'low'}")
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise RunwayValidationError(field_name, "keys must be strings")
+        wire = {"public_figure_threshold": "publicFigureThreshold"}.get(key, key)
+        if wire == "publicFigureThreshold":
+            if item not in PUBLIC_FIGURE_THRESHOLDS:
+                raise RunwayValidationError(
+                    f"{field_name}.publicFigureThreshold", f"must be 'auto' or 'low', got {item!r}"
+                )
+        result[wire] = item
+    return result
+
+
+def _data_uri_info(uri: str, field_name: str) -> tuple[str, int]:
+    """(mime type, length of the base64 text) of a data URI, checking that it decodes."""
+    match = re.match(r"data:([\w.+-]+/[\w.+-]+)((?:;[\w-]+=[\w.+-]+)*);base64,", uri[:300], re.IGNORECASE)
+    if not match:
+        raise RunwayValidationError(field_name, "data URIs must look like data:<mime type>;base64,<data>")
+    payload = uri[match.end() :]
+    if not payload:
+        raise RunwayValidationError(field_name, "the data URI is empty")
+    try:
+        base64.b64decode(payload[: 4096 - (4096 % 4)] if len(payload) > 4096 else payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise RunwayValidationError(field_name, "the data URI's base64 payload is not valid base64") from None
+    return match.group(1).lower(), len(payload)
+
+
+def check_https_url(uri: str, field_name: str, *, allow_loopback_http: bool = False) -> str:
+    """Runway's URL rules: https, a hostname (not an IP address), at most 2048 characters."""
+    if len(uri) > MAX_URL_LENGTH:
+        raise RunwayValidationError(
+            field_name, f"URLs may be at most {MAX_URL_LENGTH} characters, got {len(uri)}"
+        )
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
+        raise RunwayValidationError(field_name, f"malformed URL {redact_url(uri)}") from None
+    if parts.scheme == "http" and allow_loopback_http and is_loopback_host(host):
+        return uri
+    if parts.scheme != "https":
+        raise RunwayValidationError(field_name, f"URLs must use https, got {parts.scheme or 'no'} scheme")
+    if not host:
+        raise RunwayValidationError(field_name, "the URL has no host")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise RunwayValidationError(field_name, "URLs must name a host, not an IP address")
+    if any(ch.isspace() for ch in uri):
+        raise RunwayValidationError(field_name, "URLs must not contain whitespace")
+    return uri
+
+
+def check_asset_uri(uri: Any, field_name: str, kind: Literal["image", "video"]) -> str:
+    """An asset reference as Runway takes it: https URL, data URI (size and type checked) or ``runway://``."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise RunwayValidationError(field_name, f"must be a URL or data URI string, got {type(uri).__name__}")
+    uri = uri.strip()
+    lowered = uri[:16].lower()
+    if lowered.startswith("data:"):
+        mime, length = _data_uri_info(uri, field_name)
+        allowed = IMAGE_MIME_TYPES if kind == "image" else VIDEO_MIME_TYPES
+        if mime not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise RunwayValidationError(field_name, f"{kind} data URIs must be one of {names}, got {mime}")
+        limit = IMAGE_DATA_URI_LIMIT if kind == "image" else VIDEO_DATA_URI_LIMIT
+        if length > limit:
+            raise RunwayValidationError(
+                field_name,
+                f"the {kind} data URI is {length / 1048576:.1f} MB of base64; the limit is {limit // 1048576} MB "
+                "(use a URL or an upload for larger files)",
+            )
+        return uri
+    if lowered.startswith("runway://"):
+        if len(uri) <= len("runway://"):
+            raise RunwayValidationError(field_name, "the runway:// URI is empty")
+        return uri
+    if lowered.startswith(("https://", "http://")):
+        return check_https_url(uri, field_name)
+    raise RunwayValidationError(
+        field_name,
+        "must be an https URL, a data URI or a runway:// upload URI (local files: see media inputs)",
+    )
+
+
+def check_prompt_image(value: Any, field_name: str = "prompt_image") -> str | list[dict[str, str]]:
+    if isinstance(value, str):
+        return check_asset_uri(value, field_name, "image")
+    if isinstance(value, (list, tuple)) and value:
+        frames: list[dict[str, str]] = []
+        positions: set[str] = set()
+        for index, item in enumerate(value):
+            where = f"{field_name}[{index}]"
+            if isinstance(item, str):
+                item = {"uri": item, "position": "first" if index == 0 else "last"}
+            if not isinstance(item, Mapping) or "uri" not in item:
+                raise RunwayValidationError(
+                    where, "must be a URI or a dict {'uri': ..., 'position': 'first'|'last'}"
+                )
+            position = item.get("position", "first")
+            if position not in ("first", "last"):
+                raise RunwayValidationError(
+                    f"{where}.position", f"must be 'first' or 'last', got {position!r}"
+                )
+            if position in positions:
+                raise RunwayValidationError(f"{where}.position", f"{position!r} is given twice")
+            positions.add(position)
+            frames.append(
+                {"uri": check_asset_uri(item["uri"], f"{where}.uri", "image"), "position": position}
+            )
+        if len(frames) > 2:
+            raise RunwayValidationError(field_name, "takes at most two frames (first and last)")
+        return frames
+    raise RunwayValidationError(
+        field_name,
+        f"must be a URI string or a list of {{'uri', 'position'}} frames, got {type(value).__name__}",
+    )
+
+
+def check_references(value: Any, field_name: str = "references") -> list[dict[str, str]] | None:
+    if value is None or value == []:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise RunwayValidationError(
+            field_name, "must be a list of image URIs or {'type': 'image', 'uri': ...}"
+        )
+    result = []
+    for index, item in enumerate(value):
+        where = f"{field_name}[{index}]"
+        if isinstance(item, str):
+            item = {"type": "image", "uri": item}
+        if not isinstance(item, Mapping) or "uri" not in item:
+            raise RunwayValidationError(where, "must be an image URI or {'type': 'image', 'uri': ...}")
+        if item.get("type", "image") != "image":
+            raise RunwayValidationError(
+                f"{where}.type", f"only 'image' references exist, got {item.get('type')!r}"
+            )
+        result.append({"type": "image", "uri": check_asset_uri(item["uri"], f"{where}.uri", "image")})
+    return result
+
+
+def merge_extra_body(body: dict[str, Any], extra_body: Any) -> dict[str, Any]:
+    """Add fields the provider does not name yet; a field it names must be set through its argument."""
+    if extra_body is None or extra_body == {}:
+        return body
+    if not isinstance(extra_body, Mapping):
+        raise RunwayValidationError(
+            "extra_body", f"must be a dict of extra JSON fields, got {type(extra_body).__name__}"
+        )
+    for key, value in extra_body.items():
+        if not isinstance(key, str) or not key:
+            raise RunwayValidationError("extra_body", f"keys must be non-empty strings, got {key!r}")
+        if key in body:
+            raise RunwayValidationError(
+                f"extra_body.{key}", "is already set by a named argument; set it there"
+            )
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise RunwayValidationError(f"extra_body.{key}", "must be JSON-serialisable") from None
+        body[key] = value
+    return body
+
+
+def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def build_image_to_video_body(
+    *,
+    prompt_image: Any,
+    model: Any,
+    prompt_text: Any = None,
+    seed: Any = None,
+    duration: Any = None,
+    ratio: Any = None,
+    watermark: Any = None,
+    content_moderation: Any = None,
+    extra_body: Any = None,
+) -> dict[str, Any]:
+    """The camelCase body of ``POST /v1/image_to_video``; raises RunwayValidationError naming the field."""
+    model_name = check_model(model)
+    body = _drop_none(
+        {
+            "model": model_name,
+            "promptImage": check_prompt_image(prompt_image),
+            "promptText": check_prompt_text(prompt_text, model_name, required=False),
+            "seed": check_seed(seed, model_name),
+            "duration": check_duration(duration, model_name),
+            "ratio": check_ratio(ratio, model_name),
+            "watermark": check_bool(watermark, "watermark"),
+            "contentModeration": check_content_moderation(content_moderation),
+        }
+    )
+    return merge_extra_body(body, extra_body)
+
+
+def build_video_to_video_body(
+    *,
+    video_uri: Any,
+    prompt_text: Any,
+    model: Any,
+    seed: Any = None,
+    references: Any = None,
+    ratio: Any = None,
+    content_moderation: Any = None,
+    extra_body: Any = None,
+) -> dict[str, Any]:
+    """The body of ``POST /v1/video_to_video``; the input goes in ``promptVideo`` for the models that use it."""
+    model_name = check_model(model)
+    video_key = "promptVideo" if model_name in PROMPT_VIDEO_MODELS else "videoUri"
+    body = _drop_none(
+        {
+            "model": model_name,
+            video_key: check_asset_uri(video_uri, "video_uri", "video"),
+            "promptText": check_prompt_text(prompt_text, model_name, required=True),
+            "seed": check_seed(seed, model_name),
+            "references": check_references(references),
+            "ratio": check_ratio(ratio, model_name),
+            "contentModeration": check_content_moderation(content_moderation),
+        }
+    )
+    return merge_extra_body(body, extra_body)
+
+
+def check_generic_body(body: Any, field_name: str = "body") -> dict[str, Any]:
+    """A body for an endpoint the provider does not model: a JSON object with a model name."""
+    if not isinstance(body, Mapping):
+        raise RunwayValidationError(field_name, f"must be a dict (the JSON body), got {type(body).__name__}")
+    try:
+        json.dumps(body)
+    except (TypeError, ValueError) as err:
+        raise RunwayValidationError(field_name, f"must be JSON-serialisable ({err})") from None
+    if "model" in body:
+        check_model(body["model"], f"{field_name}.model")
+    return dict(body)
+
+
+def iter_field_paths(issues: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Dotted field paths from a 400's ``issues`` list (for messages and tests)."""
+    return [".".join(str(p) for p in issue.get("path") or []) for issue in issues]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Cancelling and the organization
+# --------------------------------------------------------------------------------------------------------
+def may_cancel(last_seen: RunwayTask | None) -> bool:
+    """Cancel only a task last seen unfinished: DELETE on a finished task purges its outputs."""
+    return last_seen is not None and not last_seen.terminal
+
+
+def cancel_result(error: RunwayAPIError) -> Literal["gone", "unsupported"]:
+    """What a failed DELETE means: 404 = already cancelled/deleted; 405 or an HTML 404 = no cancel here."""
+    if error.http_status == 405 or (error.http_status == 404 and error.body is None):
+        return "unsupported"
+    if error.http_status == 404 or getattr(error, "task_not_exist", False):
+        return "gone"
+    raise error
+
+
+def parse_organization(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise RunwayProtocolError(f"the organization answer is not a JSON object: {_snippet(payload)}")
+    return dict(payload)
