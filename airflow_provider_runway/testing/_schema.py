@@ -204,7 +204,7 @@ def _validate_union(
     same_type = [
         issues
         for option, issues in zip(options, candidates, strict=True)
-        if "type" not in option or _type_ok(option["type"], value)
+        if not _types_of(option) or any(_type_ok(kind, value) for kind in _types_of(option))
     ]
     if isinstance(value, str):
         # The uri unions (https | runway | data): say what is accepted rather than "Invalid" three times.
@@ -218,6 +218,12 @@ def _validate_union(
     if len(same_type) == 1:
         return same_type[0]
     return [Issue("invalid_union", path, "Invalid input")]
+
+
+def _types_of(option: dict[str, Any]) -> set[str]:
+    """JSON types an option (possibly itself a union) can match; empty when unconstrained."""
+    kinds = {sub.get("type") for sub in _flatten([option])}
+    return set() if None in kinds else {str(kind) for kind in kinds}
 
 
 def _flatten(options: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -753,7 +753,7 @@ class SimState:
 
     def output_urls(self, task: Task, root: str) -> list[str]:
         """Fresh signed output URLs for a succeeded task."""
-        expires = int(self.clock() + self.config.output_ttl_seconds)
+        expires = math.ceil(self.clock() + self.config.output_ttl_seconds)
         urls = []
         for index in range(task.output_count):
             name = f"{task.id}/{index}.{task.output_ext}"
