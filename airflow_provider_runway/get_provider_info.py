@@ -82,6 +82,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Only for the bundled simulator: allows http:// base and output "
                         "URLs on 127.0.0.1 / localhost.",
                     },
+                    "task_link_template": {
+                        "label": "Task link template",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Where the task's 'Runway task' link points, e.g. a dashboard URL "
+                        "containing {task_id}. Default: the task's API URL.",
+                    },
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login", "extra"],

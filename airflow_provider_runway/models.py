@@ -469,6 +469,19 @@ class ConnectionSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     verify: bool | str = True
     allow_insecure_loopback: bool = False
+    #: where the UI's "Runway task" link points; ``{task_id}`` and ``{base_url}`` are filled in
+    task_link_template: str | None = None
+
+    def task_link(self, task_id: str) -> str:
+        template = self.task_link_template or "{base_url}/v1/tasks/{task_id}"
+        return template.replace("{base_url}", self.base_url.rstrip("/")).replace(
+            "{task_id}", quote(task_id, safe="")
+        )
+
+    @property
+    def on_loopback(self) -> bool:
+        """The base URL is on this machine (the bundled simulator)."""
+        return is_loopback_host(urlsplit(self.base_url).hostname)
 
     @property
     def looks_like_gateway(self) -> bool:
@@ -616,7 +629,18 @@ def settings_from_connection(
         max_retries=max_retries,
         verify=verify,
         allow_insecure_loopback=allow_loopback,
+        task_link_template=_task_link_template(conn_id, _extra(extra, "task_link_template")),
     )
+
+
+def _task_link_template(conn_id: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("https://", "http://", "{base_url}")):
+        raise RunwayConfigurationError(
+            f"Connection {conn_id!r}: extra 'task_link_template' must be a URL containing {{task_id}}"
+        )
+    return value
 
 
 def build_headers(settings: ConnectionSettings, user_agent: str, *, json_body: bool) -> dict[str, str]:

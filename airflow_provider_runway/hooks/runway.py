@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_runway import __version__, models
+from airflow_provider_runway import __version__, models, polling
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
     RunwayAuthError,
@@ -436,6 +436,101 @@ class RunwayHook(BaseHook):
 
     async def aget_organization(self) -> dict[str, Any]:
         return models.parse_organization(await self._arun(ApiRequest("GET", "/v1/organization")))
+
+    # ----------------------------------------------------------------------------------------------------
+    # Waiting: two drivers of the one wait loop in polling.watch
+    # ----------------------------------------------------------------------------------------------------
+    def wait_for_task(
+        self,
+        task_id: str,
+        *,
+        deadline: float,
+        plan: polling.PollPlan,
+        first: RunwayTask | None = None,
+        submitted_at: float | None = None,
+        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+        max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
+        cancel_on_timeout: bool = True,
+    ) -> dict[str, Any]:
+        """Block until the task ends or the deadline (epoch seconds) passes; returns the final event dict."""
+        steps = polling.watch(
+            task_id,
+            deadline=deadline,
+            plan=plan,
+            first=first,
+            max_poll_failures=max_poll_failures,
+            cancel_on_timeout=cancel_on_timeout,
+        )
+        reply: Any = None
+        try:
+            while True:
+                action = steps.send(reply)
+                reply = None
+                if isinstance(action, polling.Poll):
+                    try:
+                        reply = self.get_task(
+                            task_id, submitted_at=submitted_at, not_exist_grace=not_exist_grace
+                        )
+                    except RunwayError as err:
+                        reply = err
+                elif isinstance(action, polling.Sleep):
+                    self._sleep(action.seconds)
+                elif isinstance(action, polling.Cancel):
+                    try:
+                        reply = self.cancel_task(task_id)
+                    except RunwayError as err:
+                        reply = err
+                elif isinstance(action, polling.Note):
+                    (self.log.warning if action.level == "warning" else self.log.info)("%s", action.message)
+        except StopIteration as done:
+            return done.value
+
+    async def await_task(
+        self,
+        task_id: str,
+        *,
+        deadline: float,
+        plan: polling.PollPlan,
+        first: RunwayTask | None = None,
+        submitted_at: float | None = None,
+        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+        max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
+        cancel_on_timeout: bool = True,
+        log: Any = None,
+    ) -> dict[str, Any]:
+        """The async twin of :meth:`wait_for_task`, for triggers: never blocks the event loop."""
+        logger = log or self.log
+        steps = polling.watch(
+            task_id,
+            deadline=deadline,
+            plan=plan,
+            first=first,
+            max_poll_failures=max_poll_failures,
+            cancel_on_timeout=cancel_on_timeout,
+        )
+        reply: Any = None
+        try:
+            while True:
+                action = steps.send(reply)
+                reply = None
+                if isinstance(action, polling.Poll):
+                    try:
+                        reply = await self.aget_task(
+                            task_id, submitted_at=submitted_at, not_exist_grace=not_exist_grace
+                        )
+                    except RunwayError as err:
+                        reply = err
+                elif isinstance(action, polling.Sleep):
+                    await asyncio.sleep(action.seconds)
+                elif isinstance(action, polling.Cancel):
+                    try:
+                        reply = await self.acancel_task(task_id)
+                    except RunwayError as err:
+                        reply = err
+                elif isinstance(action, polling.Note):
+                    (logger.warning if action.level == "warning" else logger.info)("%s", action.message)
+        except StopIteration as done:
+            return done.value
 
     # ----------------------------------------------------------------------------------------------------
     # Connection test (UI button, `airflow connections test`)

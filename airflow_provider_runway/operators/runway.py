@@ -1,0 +1,447 @@
+"""Operators that create Runway generations and wait for them (deferrable, synchronous, or not at all)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator, BaseOperatorLink, conf
+
+from airflow_provider_runway import models, polling
+from airflow_provider_runway.exceptions import RunwayError, RunwayNotFoundError, RunwayValidationError
+from airflow_provider_runway.hooks.runway import RunwayHook
+from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.sdk.types import TaskInstanceKey
+
+#: task_state_store key holding the remote task of the current logical generation (durable execution).
+STATE_KEY = "runway_task"
+XCOM_TASK_ID = "runway_task_id"
+XCOM_TASK_URL = "runway_task_url"
+#: the framework's defer timeout is this much later than the trigger's own deadline, so the trigger's
+#: deadline (one final poll, then a cancel) always fires first.
+DEFER_TIMEOUT_MARGIN = 300.0
+DEFAULT_TIMEOUT = timedelta(hours=3)
+
+
+class RunwayTaskLink(BaseOperatorLink):
+    """The "Runway task" button on the task in the Airflow UI; set as soon as the task is created."""
+
+    name = "Runway task"
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        from airflow.sdk.bases.xcom import BaseXCom
+
+        value = BaseXCom.get_value(ti_key=ti_key, key=XCOM_TASK_URL)  # type: ignore[arg-type]
+        return value if isinstance(value, str) else ""
+
+
+def _seconds(value: timedelta | float | int, name: str) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise RunwayValidationError(
+            name, f"must be a positive number of seconds or a timedelta, got {value!r}"
+        )
+    return float(seconds)
+
+
+class RunwayBaseOperator(BaseOperator):
+    """Create one Runway task and wait for it; subclasses only build the request body.
+
+    :param runway_conn_id: the ``runway`` connection (templated).
+    :param wait_for_completion: ``False``: create the task, push its id, return (wait elsewhere with
+        :class:`~airflow_provider_runway.sensors.runway.RunwayTaskSensor`).
+    :param deferrable: wait in the triggerer, holding no worker slot. Default: ``[operators]
+        default_deferrable``.
+    :param poll_interval: the shortest gap between polls, in seconds (default 6; below 5 only against a
+        loopback simulator, since Runway updates tasks every 5 s at most).
+    :param max_poll_interval: the longest gap between polls.
+    :param polling_mode: ``adaptive`` (poll near the expected finish; back off while queued) or ``fixed``.
+    :param timeout: how long to wait from the create, including queue time (default 3 h). At the deadline
+        the task is polled once more, then cancelled if unfinished (``cancel_on_timeout``).
+    :param cancel_on_kill: cancel the remote task when this Airflow task is killed or marked while waiting.
+    :param cancel_on_timeout: cancel the remote task when ``timeout`` passes.
+    :param not_exist_grace: seconds after the create during which the gateway's ``task_not_exist`` means
+        "not visible yet".
+    :param max_poll_failures: consecutive transient poll failures tolerated.
+    :param durable: keep the remote task id in Airflow's task state store (Airflow 3.3+) so a retry after
+        a crash re-attaches to the same remote task instead of paying for a new one.
+    """
+
+    endpoint: ClassVar[str]
+    template_fields: Sequence[str] = ("runway_conn_id",)
+    operator_extra_links = (RunwayTaskLink(),)
+    ui_color = "#d9f0ff"
+
+    def __init__(
+        self,
+        *,
+        runway_conn_id: str = models.DEFAULT_CONN_ID,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = models.DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float = polling.DEFAULT_MAX_POLL_INTERVAL,
+        polling_mode: str = "adaptive",
+        timeout: timedelta | float = DEFAULT_TIMEOUT,
+        cancel_on_kill: bool = True,
+        cancel_on_timeout: bool = True,
+        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+        max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
+        durable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.runway_conn_id = runway_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.polling_mode = polling_mode
+        self.timeout = timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.cancel_on_timeout = cancel_on_timeout
+        self.not_exist_grace = not_exist_grace
+        self.max_poll_failures = max_poll_failures
+        self.durable = durable
+        self._waiting_on: str | None = None
+        self._last_seen: models.RunwayTask | None = None
+
+    # ----------------------------------------------------------------------------------------------------
+    # What subclasses provide
+    # ----------------------------------------------------------------------------------------------------
+    def build_body(self, context: Context) -> dict[str, Any]:
+        """The validated JSON body; raise RunwayValidationError naming the field. No I/O."""
+        raise NotImplementedError
+
+    @property
+    def model_name(self) -> str | None:
+        model = getattr(self, "model", None)
+        return model if isinstance(model, str) else None
+
+    def prepare_inputs(self, context: Context) -> None:
+        """Turn local inputs into something the API takes (the media layer overrides); default: nothing."""
+
+    def save_outputs(self, context: Context, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Store the outputs before their signed URLs expire (the media layer overrides); default: as is."""
+        return manifest
+
+    # ----------------------------------------------------------------------------------------------------
+    # The flow
+    # ----------------------------------------------------------------------------------------------------
+    @cached_property
+    def hook(self) -> RunwayHook:
+        return RunwayHook(self.runway_conn_id)
+
+    def _plan(self, settings: models.ConnectionSettings) -> polling.PollPlan:
+        interval = _seconds(self.poll_interval, "poll_interval")
+        longest = _seconds(self.max_poll_interval, "max_poll_interval")
+        if self.polling_mode not in ("adaptive", "fixed"):
+            raise RunwayValidationError(
+                "polling_mode", f"must be 'adaptive' or 'fixed', got {self.polling_mode!r}"
+            )
+        if interval < models.MIN_REAL_POLL_INTERVAL and not settings.on_loopback:
+            raise RunwayValidationError(
+                "poll_interval",
+                f"must be at least {models.MIN_REAL_POLL_INTERVAL:g} s against a real service "
+                f"(Runway updates tasks every 5 s at most), got {interval:g}",
+            )
+        mode: polling.PollMode = "fixed" if self.polling_mode == "fixed" else "adaptive"
+        return polling.PollPlan(min_interval=interval, max_interval=max(longest, interval), mode=mode)
+
+    def execute(self, context: Context) -> Any:
+        # Everything that can be checked without a request is checked before the (paid) create.
+        self.prepare_inputs(context)
+        body = self.build_body(context)
+        timeout = _seconds(self.timeout, "timeout")
+        settings = self.hook.settings
+        plan = self._plan(settings)
+
+        record, first = self._reattach(context)
+        if record is None:
+            submitted = self.hook.submit(self.endpoint, body)
+            record = {
+                "id": submitted.id,
+                "submitted_at": submitted.submitted_at,
+                "endpoint": submitted.endpoint,
+            }
+            self._remember(context, record)
+        task_id = str(record["id"])
+        submitted_at = float(record.get("submitted_at") or time.time())
+        link = settings.task_link(task_id)
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_TASK_ID, value=task_id)
+        ti.xcom_push(key=XCOM_TASK_URL, value=link)
+        ti.xcom_push(key=RunwayTaskLink().xcom_key, value=link)
+
+        if not self.wait_for_completion:
+            self.log.info("Created Runway task %s; not waiting for it (wait_for_completion=False)", task_id)
+            return {
+                "runway_task_id": task_id,
+                "endpoint": self.endpoint,
+                "model": self.model_name,
+                "status": "SUBMITTED",
+            }
+
+        if first is None:
+            first = self.hook.get_task(
+                task_id, submitted_at=submitted_at, not_exist_grace=self.not_exist_grace
+            )
+        self.log.info("Runway task %s: %s", task_id, first.describe())
+        deadline = submitted_at + timeout
+        if first.terminal:
+            return self._complete(context, polling.event(first.status.lower(), task_id, task=first))
+        if self.deferrable:
+            self.defer(
+                trigger=RunwayTaskTrigger(
+                    runway_task_id=task_id,
+                    runway_conn_id=self.runway_conn_id,
+                    deadline=deadline,
+                    poll_interval=plan.min_interval,
+                    max_poll_interval=plan.max_interval,
+                    polling_mode=plan.mode,
+                    submitted_at=submitted_at,
+                    not_exist_grace=self.not_exist_grace,
+                    max_poll_failures=self.max_poll_failures,
+                    cancel_on_kill=self.cancel_on_kill,
+                    cancel_on_timeout=self.cancel_on_timeout,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN),
+            )
+        self._waiting_on = task_id
+        self._last_seen = first
+        try:
+            event = self.hook.wait_for_task(
+                task_id,
+                deadline=deadline,
+                plan=plan,
+                first=first,
+                submitted_at=submitted_at,
+                not_exist_grace=self.not_exist_grace,
+                max_poll_failures=self.max_poll_failures,
+                cancel_on_timeout=self.cancel_on_timeout,
+            )
+        finally:
+            self._waiting_on = None
+        return self._complete(context, event)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired (on a worker)."""
+        return self._complete(context, event)
+
+    def _complete(self, context: Context, event: Any) -> Any:
+        try:
+            manifest = polling.finish_event(event, endpoint=self.endpoint, model=self.model_name)
+        except RunwayError as err:
+            # A finished, timed-out-and-cancelled or vanished task ends this logical generation: a retry
+            # submits anew. A poll error does not (the remote task may still run: a retry re-attaches).
+            status = event.get("status") if isinstance(event, dict) else None
+            if status in ("failed", "cancelled") or (
+                status == "timeout" and event.get("cancelled") == "cancelled"
+            ):
+                self._forget(context)
+            raise err from None
+        for output in manifest["outputs"]:
+            self.log.info("Runway output %d: %s", output["index"], models.redact_url(output["url"]))
+        manifest = self.save_outputs(context, manifest)
+        self._forget(context)
+        return manifest
+
+    # ----------------------------------------------------------------------------------------------------
+    # Durable execution: re-attach instead of paying twice
+    # ----------------------------------------------------------------------------------------------------
+    def _store(self, context: Context) -> Any:
+        if not self.durable:
+            return None
+        try:
+            return context.get("task_state_store")  # Airflow 3.3+
+        except Exception:  # pragma: no cover - a context without it
+            return None
+
+    def _reattach(self, context: Context) -> tuple[dict[str, Any] | None, models.RunwayTask | None]:
+        store = self._store(context)
+        if store is None:
+            return None, None
+        record = store.get(STATE_KEY)
+        if not isinstance(record, dict) or not record.get("id"):
+            return None, None
+        task_id = str(record["id"])
+        try:
+            task = self.hook.get_task(
+                task_id, submitted_at=record.get("submitted_at"), not_exist_grace=self.not_exist_grace
+            )
+        except RunwayNotFoundError:
+            self.log.warning(
+                "Runway task %s from an earlier try no longer exists; submitting a new one", task_id
+            )
+            return None, None
+        if task.terminal and not task.succeeded:
+            self.log.warning(
+                "Runway task %s from an earlier try ended %s; submitting a new one", task_id, task.status
+            )
+            return None, None
+        self.log.info(
+            "Re-attaching to Runway task %s from an earlier try (%s) instead of creating a new one",
+            task_id,
+            task.describe(),
+        )
+        return record, task
+
+    def _remember(self, context: Context, record: dict[str, Any]) -> None:
+        store = self._store(context)
+        if store is not None:
+            store.set(STATE_KEY, record)
+
+    def _forget(self, context: Context) -> None:
+        store = self._store(context)
+        if store is not None:
+            store.delete(STATE_KEY)
+
+    def on_kill(self) -> None:
+        """The worker is being killed while waiting synchronously: cancel, if the task is unfinished."""
+        task_id = self._waiting_on
+        if not task_id or not self.cancel_on_kill:
+            return
+        try:
+            task = self.hook.get_task(task_id)
+            if models.may_cancel(task):
+                self.log.info("Cancelling Runway task %s (%s) on kill", task_id, task.status)
+                self.hook.cancel_task(task_id)
+        except RunwayError as err:
+            self.log.warning("Could not cancel Runway task %s on kill: %s", task_id, err)
+
+
+class RunwayImageToVideoOperator(RunwayBaseOperator):
+    """Generate a video from an image (``POST /v1/image_to_video``).
+
+    :param prompt_image: an https URL, a data URI, a ``runway://`` upload URI, or a list of
+        ``{"uri": ..., "position": "first"|"last"}`` frames (templated).
+    :param model: e.g. ``gen4_turbo``, ``gen4.5``, ``gen3a_turbo``, ``veo3``; unknown models are passed
+        through for the server to judge (templated).
+    :param prompt_text: what should happen (up to 1000 characters; templated).
+    :param seed: 0 to 4294967295 (templated).
+    :param duration: seconds (templated).
+    :param ratio: e.g. ``1280:720`` (templated).
+    :param watermark: add Runway's watermark.
+    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
+    :param extra_body: more JSON fields the provider does not name yet (templated).
+    """
+
+    endpoint = "image_to_video"
+    template_fields: Sequence[str] = (
+        *RunwayBaseOperator.template_fields,
+        "prompt_image",
+        "model",
+        "prompt_text",
+        "seed",
+        "duration",
+        "ratio",
+        "watermark",
+        "content_moderation",
+        "extra_body",
+    )
+
+    def __init__(
+        self,
+        *,
+        prompt_image: Any,
+        model: str = "gen4_turbo",
+        prompt_text: str | None = None,
+        seed: int | str | None = None,
+        duration: int | str | None = None,
+        ratio: str | None = None,
+        watermark: bool | None = None,
+        content_moderation: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prompt_image = prompt_image
+        self.model = model
+        self.prompt_text = prompt_text
+        self.seed = seed
+        self.duration = duration
+        self.ratio = ratio
+        self.watermark = watermark
+        self.content_moderation = content_moderation
+        self.extra_body = extra_body
+
+    def build_body(self, context: Context) -> dict[str, Any]:
+        return models.build_image_to_video_body(
+            prompt_image=self.prompt_image,
+            model=self.model,
+            prompt_text=self.prompt_text,
+            seed=self.seed,
+            duration=self.duration,
+            ratio=self.ratio,
+            watermark=self.watermark,
+            content_moderation=self.content_moderation,
+            extra_body=self.extra_body,
+        )
+
+
+class RunwayVideoToVideoOperator(RunwayBaseOperator):
+    """Transform a video with a prompt (``POST /v1/video_to_video``).
+
+    :param video_uri: an https URL, a data URI or a ``runway://`` upload URI (templated).
+    :param prompt_text: what to change (required; templated).
+    :param model: e.g. ``gen4_aleph``, ``aleph2``; the seedance and hailuo models get ``promptVideo``.
+    :param seed: 0 to 4294967295 (templated).
+    :param references: image references: URIs or ``{"type": "image", "uri": ...}`` (templated).
+    :param ratio: output ratio (ignored by gen4_aleph, whose output follows the input).
+    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
+    :param extra_body: more JSON fields the provider does not name yet (templated).
+    """
+
+    endpoint = "video_to_video"
+    template_fields: Sequence[str] = (
+        *RunwayBaseOperator.template_fields,
+        "video_uri",
+        "prompt_text",
+        "model",
+        "seed",
+        "references",
+        "ratio",
+        "content_moderation",
+        "extra_body",
+    )
+
+    def __init__(
+        self,
+        *,
+        video_uri: str,
+        prompt_text: str,
+        model: str = "gen4_aleph",
+        seed: int | str | None = None,
+        references: list[Any] | None = None,
+        ratio: str | None = None,
+        content_moderation: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.video_uri = video_uri
+        self.prompt_text = prompt_text
+        self.model = model
+        self.seed = seed
+        self.references = references
+        self.ratio = ratio
+        self.content_moderation = content_moderation
+        self.extra_body = extra_body
+
+    def build_body(self, context: Context) -> dict[str, Any]:
+        return models.build_video_to_video_body(
+            video_uri=self.video_uri,
+            prompt_text=self.prompt_text,
+            model=self.model,
+            seed=self.seed,
+            references=self.references,
+            ratio=self.ratio,
+            content_moderation=self.content_moderation,
+            extra_body=self.extra_body,
+        )

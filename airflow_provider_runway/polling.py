@@ -1,0 +1,376 @@
+"""Waiting for a Runway task: the poll schedule and the whole wait loop, as pure decisions.
+
+:func:`watch` is a generator that says what to do next (:class:`Poll`, :class:`Sleep`, :class:`Cancel`,
+:class:`Note`) and receives what happened. The deferrable trigger drives it with the async hook, the
+operator's synchronous mode and the sensor's poke drive it with the sync hook: every row of the outcome
+table is decided here, once.
+
+The schedule (:class:`PollTracker`) is adaptive by default: while a task runs it estimates the finish
+from the reported progress and its rate and sleeps until just after it; while the task is queued
+(PENDING, THROTTLED) it backs off towards ``max_interval``. It never polls faster than ``min_interval``
+and never sleeps past the deadline. ``mode="fixed"`` polls every ``min_interval`` plus jitter, as
+Runway's own SDK does.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from airflow_provider_runway.exceptions import (
+    RunwayError,
+    RunwayNotFoundError,
+    RunwayProtocolError,
+    RunwayRateLimitError,
+    RunwayServerError,
+    RunwayTransportError,
+)
+from airflow_provider_runway.models import (
+    DEFAULT_POLL_INTERVAL,
+    QUEUED_STATUSES,
+    RunwayTask,
+    TaskStatus,
+    is_known_status,
+    may_cancel,
+)
+
+PollMode = Literal["adaptive", "fixed"]
+DEFAULT_MAX_POLL_INTERVAL = 60.0
+DEFAULT_JITTER = 1.5
+DEFAULT_MAX_POLL_FAILURES = 5
+#: How far past the estimated finish the adaptive schedule aims (Runway updates a task every ~5 s).
+FINISH_MARGIN = 0.5
+
+#: Event statuses a trigger can send; the operator accepts nothing else.
+EVENT_STATUSES = frozenset({"succeeded", "failed", "cancelled", "timeout", "error"})
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    """How to space polls.
+
+    :param min_interval: the shortest gap between two polls (Runway updates tasks every 5 s at most).
+    :param max_interval: the longest gap while queued or running.
+    :param mode: ``adaptive`` (default) or ``fixed``.
+    :param jitter: up to this many seconds are added to fixed gaps, so many tasks do not poll in step.
+    """
+
+    min_interval: float = DEFAULT_POLL_INTERVAL
+    max_interval: float = DEFAULT_MAX_POLL_INTERVAL
+    mode: PollMode = "adaptive"
+    jitter: float = DEFAULT_JITTER
+
+    def __post_init__(self) -> None:
+        if self.min_interval <= 0 or self.max_interval < self.min_interval:
+            raise ValueError("poll intervals must satisfy 0 < min_interval <= max_interval")
+        if self.mode not in ("adaptive", "fixed"):
+            raise ValueError(f"unknown polling mode {self.mode!r}")
+
+
+@dataclass
+class PollTracker:
+    """What has been seen of one task, and when to look next. In memory only: a restart starts afresh."""
+
+    plan: PollPlan
+    rng: Callable[[], float] = random.random
+    polls: int = 0
+    queued_polls: int = 0
+    first_running: tuple[float, float] | None = None  # (time, progress) at the first RUNNING sample
+    last_running: tuple[float, float] | None = None
+    first_seen: float | None = None
+    running_since: float | None = None
+    finished_at: float | None = None
+    throttled_seconds: float = 0.0
+    _last_status: str | None = None
+    _last_time: float | None = None
+    _last_percent: int | None = None
+    _warned_unknown: set[str] = field(default_factory=set)
+
+    def observe(self, task: RunwayTask, now: float) -> list[str]:
+        """Record one answer; returns the log lines worth writing (status or whole percent changed)."""
+        notes: list[str] = []
+        self.polls += 1
+        if self.first_seen is None:
+            self.first_seen = now
+        if self._last_status == TaskStatus.THROTTLED.value and self._last_time is not None:
+            self.throttled_seconds += now - self._last_time
+        status = task.status
+        percent = None if task.progress is None else int(task.progress * 100)
+        if status != self._last_status or (percent is not None and percent != self._last_percent):
+            notes.append(f"Runway task {task.id}: {task.describe()}")
+        if not is_known_status(status) and status not in self._warned_unknown:
+            self._warned_unknown.add(status)
+            notes.append(
+                f"WARNING: Runway task {task.id} reports an unknown status {status!r}; still waiting"
+            )
+        if status == TaskStatus.RUNNING.value:
+            if self.running_since is None:
+                self.running_since = now
+            if task.progress is not None:
+                sample = (now, task.progress)
+                if self.first_running is None:
+                    self.first_running = sample
+                self.last_running = sample
+        if task.terminal and self.finished_at is None:
+            self.finished_at = now
+            if self.running_since is None:
+                self.running_since = now
+        if status in QUEUED_STATUSES or not task.visible:
+            self.queued_polls += 1
+        else:
+            self.queued_polls = 0
+        self._last_status, self._last_time, self._last_percent = status, now, percent
+        return notes
+
+    def estimated_finish(self) -> float | None:
+        """Wall-clock time the task should finish, from its progress rate since the first RUNNING sample."""
+        if self.first_running is None or self.last_running is None:
+            return None
+        (t0, p0), (t1, p1) = self.first_running, self.last_running
+        if t1 <= t0 or p1 <= p0:
+            return None
+        rate = (p1 - p0) / (t1 - t0)
+        return t1 + (1.0 - p1) / rate
+
+    def next_delay(self, now: float, deadline: float) -> float:
+        """Seconds until the next poll: at least ``min_interval``, never past the deadline."""
+        plan = self.plan
+        if plan.mode == "fixed":
+            delay = plan.min_interval + plan.jitter * self.rng()
+        elif self._last_status in QUEUED_STATUSES or self._last_status is None:
+            # Back off while queued: 1x, 1.5x, 2.25x ... the minimum, up to the maximum.
+            growth = 1.5 ** max(0, self.queued_polls - 1)
+            delay = min(plan.max_interval, plan.min_interval * growth) + plan.jitter * self.rng() * 0.5
+        elif self._last_status == TaskStatus.RUNNING.value:
+            finish = self.estimated_finish()
+            if finish is None:
+                delay = plan.min_interval + plan.jitter * self.rng() * 0.5
+            else:
+                delay = finish + FINISH_MARGIN + 0.5 * self.rng() - now
+        else:  # unknown status: plain interval
+            delay = plan.min_interval + plan.jitter * self.rng()
+        delay = min(max(delay, plan.min_interval), plan.max_interval)
+        return max(0.0, min(delay, deadline - now))
+
+    def timing(self, created_at: float | None) -> dict[str, float | None]:
+        """Seconds queued and running, as far as the polls could see them (accurate to one poll)."""
+        start = created_at if created_at is not None else self.first_seen
+        queued = None
+        if start is not None and self.running_since is not None:
+            queued = max(0.0, self.running_since - start)
+        running = None
+        if self.running_since is not None and self.finished_at is not None:
+            running = max(0.0, self.finished_at - self.running_since)
+        return {
+            "queued_seconds": _round(queued),
+            "running_seconds": _round(running),
+            "throttled_seconds": _round(self.throttled_seconds),
+            "polls": self.polls,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The wait loop
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Poll:
+    """GET the task; send back a RunwayTask or the RunwayError raised."""
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """DELETE the task; send back the hook's result string or the RunwayError raised."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Note:
+    level: Literal["info", "warning"]
+    message: str
+
+
+WatchAction = Poll | Sleep | Cancel | Note
+
+
+def is_transient_poll_error(error: RunwayError) -> bool:
+    """A poll failure worth another try (it counts against the failure budget)."""
+    return isinstance(
+        error, (RunwayTransportError, RunwayServerError, RunwayRateLimitError, RunwayProtocolError)
+    )
+
+
+def event(
+    status: str, task_id: str, *, task: RunwayTask | None = None, message: str = "", **extra: Any
+) -> dict:
+    if status not in EVENT_STATUSES:
+        raise ValueError(f"unknown event status {status!r}")
+    return {
+        "status": status,
+        "runway_task_id": task_id,
+        "task": task.to_dict() if task is not None else None,
+        "message": message,
+        **extra,
+    }
+
+
+def watch(
+    task_id: str,
+    *,
+    deadline: float,
+    plan: PollPlan,
+    first: RunwayTask | None = None,
+    max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+    cancel_on_timeout: bool = True,
+    clock: Callable[[], float] = time.time,
+    rng: Callable[[], float] = random.random,
+) -> Generator[WatchAction, Any, dict[str, Any]]:
+    """Wait for a task to finish, fail, vanish or outlive the deadline; returns exactly one event dict.
+
+    :param first: the answer already in hand (the operator's check right after submit), if any.
+    """
+    tracker = PollTracker(plan, rng=rng)
+    last: RunwayTask | None = None
+    failures = 0
+    created_at: float | None = None
+
+    def finish(status: str, task: RunwayTask | None, message: str = "", **extra: Any) -> dict[str, Any]:
+        return event(status, task_id, task=task, message=message, timing=tracker.timing(created_at), **extra)
+
+    def seen(task: RunwayTask) -> list[Note]:
+        nonlocal last, created_at
+        last = task
+        if created_at is None and task.created_at is not None:
+            created_at = task.created_at.timestamp()
+        return [_note(line) for line in tracker.observe(task, clock())]
+
+    if first is not None:
+        for note in seen(first):
+            yield note
+        if first.terminal:
+            return finish(first.status.lower(), first)
+    polled = first is not None
+    while True:
+        if polled:
+            now = clock()
+            delay = tracker.next_delay(now, deadline) if failures == 0 else _failure_delay(plan, failures)
+            yield Sleep(max(0.0, min(delay, deadline - now)))
+        polled = True
+        final = clock() >= deadline
+        reply = yield Poll()
+        if isinstance(reply, RunwayNotFoundError) and last is not None and last.visible:
+            # A task we have seen is gone: cancelled or deleted remotely (a GET after DELETE may say 404).
+            return finish(
+                "cancelled", last, f"Runway task {task_id} was cancelled or deleted remotely ({reply})"
+            )
+        if isinstance(reply, RunwayError):
+            if not is_transient_poll_error(reply):
+                return finish(
+                    "error", last, f"{type(reply).__name__}: {reply}", error_type=type(reply).__name__
+                )
+            failures += 1
+            if failures > max_poll_failures:
+                return finish(
+                    "error",
+                    last,
+                    f"{failures} polls in a row failed; last: {type(reply).__name__}: {reply}",
+                    error_type=type(reply).__name__,
+                )
+            yield Note(
+                "warning", f"Poll of Runway task {task_id} failed ({failures}/{max_poll_failures}): {reply}"
+            )
+        elif isinstance(reply, RunwayTask):
+            failures = 0
+            for note in seen(reply):
+                yield note
+            if reply.terminal:
+                return finish(reply.status.lower(), reply)
+        else:  # pragma: no cover - a driver bug
+            raise TypeError(f"watch() expected a RunwayTask or RunwayError, got {type(reply).__name__}")
+        if final:
+            # That was the last look at the deadline: cancel if the task was last seen unfinished.
+            cancelled = None
+            if cancel_on_timeout and may_cancel(last):
+                result = yield Cancel("deadline passed")
+                cancelled = result if isinstance(result, str) else f"cancel failed: {result}"
+            message = (
+                f"Runway task {task_id} did not finish before the deadline "
+                f"(last status: {last.describe() if last else 'never seen'})"
+                + (f"; remote cancel: {cancelled}" if cancelled else "")
+            )
+            return finish("timeout", last, message, cancelled=cancelled)
+
+
+def _failure_delay(plan: PollPlan, failures: int) -> float:
+    return min(plan.max_interval, plan.min_interval * (2 ** max(0, failures - 1)))
+
+
+def _note(line: str) -> Note:
+    if line.startswith("WARNING: "):
+        return Note("warning", line[len("WARNING: ") :])
+    return Note("info", line)
+
+
+# --------------------------------------------------------------------------------------------------------
+# From the final event to the Airflow outcome
+# --------------------------------------------------------------------------------------------------------
+def manifest_from(
+    task: RunwayTask, event_data: dict[str, Any], *, endpoint: str | None, model: str | None
+) -> dict:
+    """The small JSON manifest returned to XCom for a SUCCEEDED task."""
+    timing = event_data.get("timing") or {}
+    return {
+        "runway_task_id": task.id,
+        "endpoint": endpoint,
+        "model": model,
+        "status": task.status,
+        "created_at": task.created_at.isoformat() if task.created_at else None,
+        "queued_seconds": timing.get("queued_seconds"),
+        "running_seconds": timing.get("running_seconds"),
+        "throttled_seconds": timing.get("throttled_seconds"),
+        "polls": timing.get("polls"),
+        "outputs": [{"index": n, "url": url} for n, url in enumerate(task.outputs)],
+        "estimated_credits": task.estimated_credits,
+        "cost_credits": task.cost_credits,
+    }
+
+
+def finish_event(event_data: Any, *, endpoint: str | None = None, model: str | None = None) -> dict[str, Any]:
+    """Map a final event (from the trigger or the sync loop) to a manifest, or raise the outcome's error.
+
+    Only known event statuses are accepted: anything else is an error, never a silent success.
+    """
+    from airflow_provider_runway.exceptions import RunwayTimeoutError
+    from airflow_provider_runway.models import outcome_error
+
+    if not isinstance(event_data, dict) or event_data.get("status") not in EVENT_STATUSES:
+        raise RunwayError(f"Unexpected event from the Runway trigger: {str(event_data)[:300]}")
+    status = event_data["status"]
+    task_id = str(event_data.get("runway_task_id"))
+    task = RunwayTask.from_dict(event_data["task"]) if event_data.get("task") else None
+    if status == "timeout":
+        raise RunwayTimeoutError(task_id, event_data.get("message") or f"Runway task {task_id} timed out")
+    if status == "error":
+        raise RunwayError(event_data.get("message") or f"Waiting for Runway task {task_id} failed")
+    if task is None or task.status.lower() != status:
+        raise RunwayError(f"Runway event {status!r} for task {task_id} does not carry a matching task")
+    if status == "cancelled":
+        from airflow_provider_runway.exceptions import RunwayTaskCancelledError
+
+        raise RunwayTaskCancelledError(task_id, event_data.get("message") or "cancelled or deleted remotely")
+    error = outcome_error(task)
+    if error is not None:
+        raise error
+    return manifest_from(task, event_data, endpoint=endpoint, model=model)

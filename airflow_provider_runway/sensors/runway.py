@@ -1,0 +1,133 @@
+"""RunwayTaskSensor: wait for a Runway task created elsewhere (e.g. ``wait_for_completion=False``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_provider_runway import models, polling
+from airflow_provider_runway.hooks.runway import RunwayHook
+from airflow_provider_runway.operators.runway import RunwayTaskLink
+from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class RunwayTaskSensor(BaseSensorOperator):
+    """Wait until a Runway task finishes; returns the same manifest as the generation operators.
+
+    A FAILED task fails the sensor (moderation and invalid-asset failures without Airflow retries), a
+    CANCELLED one fails naming the cancel. In poke mode it uses the sync hook; with ``deferrable=True``
+    it waits in the triggerer on :class:`~airflow_provider_runway.triggers.runway.RunwayTaskTrigger`.
+
+    :param runway_task_id: the task to wait for (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='submit', key='runway_task_id') }}"``.
+    :param runway_conn_id: the ``runway`` connection (templated).
+    :param deferrable: wait in the triggerer. Default: ``[operators] default_deferrable``.
+    :param poll_interval: the shortest gap between polls (also the poke interval).
+    :param polling_mode: ``adaptive`` or ``fixed`` (deferrable mode).
+    :param cancel_on_timeout: cancel the remote task when the sensor's ``timeout`` passes (default False:
+        the sensor did not create the task).
+    """
+
+    template_fields: Sequence[str] = ("runway_task_id", "runway_conn_id")
+    operator_extra_links = (RunwayTaskLink(),)
+    ui_color = "#d9f0ff"
+
+    def __init__(
+        self,
+        *,
+        runway_task_id: str,
+        runway_conn_id: str = models.DEFAULT_CONN_ID,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = models.DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float = polling.DEFAULT_MAX_POLL_INTERVAL,
+        polling_mode: str = "adaptive",
+        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+        max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
+        cancel_on_timeout: bool = False,
+        cancel_on_kill: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        self.runway_task_id = runway_task_id
+        self.runway_conn_id = runway_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.polling_mode = polling_mode
+        self.not_exist_grace = not_exist_grace
+        self.max_poll_failures = max_poll_failures
+        self.cancel_on_timeout = cancel_on_timeout
+        self.cancel_on_kill = cancel_on_kill
+
+    @cached_property
+    def hook(self) -> RunwayHook:
+        return RunwayHook(self.runway_conn_id)
+
+    def _check_id(self) -> str:
+        models.task_path(self.runway_task_id)  # raises RunwayValidationError naming runway_task_id
+        return self.runway_task_id
+
+    def _get(self) -> models.RunwayTask:
+        # The task was created upstream moments ago, perhaps: the gateway's grace window starts now.
+        return self.hook.get_task(
+            self._check_id(),
+            submitted_at=getattr(self, "_started", None),
+            not_exist_grace=self.not_exist_grace,
+        )
+
+    def execute(self, context: Context) -> Any:
+        self._started = time.time()
+        task_id = self._check_id()
+        settings = self.hook.settings
+        context["ti"].xcom_push(key=RunwayTaskLink().xcom_key, value=settings.task_link(task_id))
+        if not self.deferrable:
+            return super().execute(context)
+        first = self._get()
+        if first.terminal:
+            return self.execute_complete(context, polling.event(first.status.lower(), task_id, task=first))
+        timeout = float(self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout)
+        deadline = time.time() + timeout
+        self.defer(
+            trigger=RunwayTaskTrigger(
+                runway_task_id=task_id,
+                runway_conn_id=self.runway_conn_id,
+                deadline=deadline,
+                poll_interval=float(self.poll_interval),
+                max_poll_interval=max(float(self.max_poll_interval), float(self.poll_interval)),
+                polling_mode=self.polling_mode,
+                submitted_at=self._started,
+                not_exist_grace=self.not_exist_grace,
+                max_poll_failures=self.max_poll_failures,
+                cancel_on_kill=self.cancel_on_kill,
+                cancel_on_timeout=self.cancel_on_timeout,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=timeout + 300),
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        task = self._get()
+        self.log.info("Runway task %s: %s", task.id, task.describe())
+        if not task.terminal:
+            return False
+        return PokeReturnValue(
+            is_done=True, xcom_value=self._manifest(polling.event(task.status.lower(), task.id, task=task))
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        return self._manifest(event)
+
+    def _manifest(self, event: Any) -> dict[str, Any]:
+        manifest = polling.finish_event(event)
+        for output in manifest["outputs"]:
+            self.log.info("Runway output %d: %s", output["index"], models.redact_url(output["url"]))
+        return manifest
