@@ -1059,17 +1059,31 @@ def redact_url(url: str) -> str:
 # --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelRules:
+    """What the provider knows of one model: allowed ratios and durations, and required arguments."""
+
     ratios: frozenset[str] | None = None
     durations: frozenset[int] | None = None
     max_prompt: int = MAX_PROMPT_TEXT
     max_seed: int = MAX_SEED
+    #: argument names (prompt_text, ratio, duration) this model requires, per endpoint
+    requires: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
-#: Only models whose rules are documented; unknown models are left to the server.
+_GEN4_RATIOS = frozenset({"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"})
+_VEO31_RATIOS = frozenset({"1280:720", "720:1280", "1080:1920", "1920:1080"})
+
+#: Only models whose rules are documented (Runway's OpenAPI spec 2024-11-06, and the gateway's doc for
+#: gen3a_turbo and gen4_aleph); unknown models are left to the server to judge.
 KNOWN_MODEL_RULES: dict[str, ModelRules] = {
     "gen4_turbo": ModelRules(
-        ratios=frozenset({"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}),
+        ratios=_GEN4_RATIOS,
         durations=frozenset(range(2, 11)),
+        requires={"image_to_video": frozenset({"ratio"})},
+    ),
+    "gen4.5": ModelRules(
+        ratios=_GEN4_RATIOS,
+        durations=frozenset(range(2, 11)),
+        requires={"image_to_video": frozenset({"ratio", "duration", "prompt_text"})},
     ),
     "gen3a_turbo": ModelRules(
         ratios=frozenset({"1280:768", "768:1280"}),
@@ -1078,7 +1092,35 @@ KNOWN_MODEL_RULES: dict[str, ModelRules] = {
         max_seed=999_999_999,
     ),
     "veo3": ModelRules(durations=frozenset({8})),
+    "veo3.1": ModelRules(
+        ratios=_VEO31_RATIOS,
+        durations=frozenset({4, 6, 8}),
+        requires={"image_to_video": frozenset({"ratio"})},
+    ),
+    "veo3.1_fast": ModelRules(
+        ratios=_VEO31_RATIOS,
+        durations=frozenset({4, 6, 8}),
+        requires={"image_to_video": frozenset({"ratio"})},
+    ),
+    "hailuo3": ModelRules(
+        requires={"image_to_video": frozenset({"prompt_text"}), "video_to_video": frozenset({"prompt_text"})}
+    ),
+    "wan3": ModelRules(requires={"image_to_video": frozenset({"prompt_text"})}),
+    "gen4_aleph": ModelRules(requires={"video_to_video": frozenset({"prompt_text"})}),
+    "gemini_omni_flash": ModelRules(requires={"video_to_video": frozenset({"prompt_text"})}),
 }
+
+
+def check_required(endpoint: str, model: str, arguments: Mapping[str, Any]) -> None:
+    """Arguments a known model requires on this endpoint; unknown models are left to the server."""
+    rules = KNOWN_MODEL_RULES.get(model)
+    if rules is None:
+        return
+    for name in sorted(rules.requires.get(endpoint, ())):
+        if arguments.get(name) is None:
+            raise RunwayValidationError(name, f"is required for model {model} on {endpoint}")
+
+
 #: video_to_video models whose input video goes in ``promptVideo`` rather than ``videoUri`` (Runway's spec).
 PROMPT_VIDEO_MODELS = frozenset({"hailuo3", "seedance2", "seedance2_fast", "seedance2_mini", "seedance2_5"})
 PUBLIC_FIGURE_THRESHOLDS = frozenset({"auto", "low"})
@@ -1160,8 +1202,10 @@ def check_duration(duration: Any, model: str, field_name: str = "duration") -> i
 def check_ratio(ratio: Any, model: str, field_name: str = "ratio") -> str | None:
     if ratio is None or ratio == "":
         return None
-    if not isinstance(ratio, str) or not re.fullmatch(r"\d{2,5}:\d{2,5}", ratio.strip()):
-        raise RunwayValidationError(field_name, f"must look like '1280:720', got {ratio!r:.60}")
+    if not isinstance(ratio, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,16}(:[0-9]{1,5})?", ratio.strip()):
+        raise RunwayValidationError(
+            field_name, f"must look like '1280:720' (or a model keyword), got {ratio!r:.60}"
+        )
     value = ratio.strip()
     rules = KNOWN_MODEL_RULES.get(model)
     if rules and rules.ratios is not None and value not in rules.ratios:
@@ -1383,7 +1427,16 @@ def build_image_to_video_body(
             "contentModeration": check_content_moderation(content_moderation),
         }
     )
-    return merge_extra_body(body, extra_body)
+    body = merge_extra_body(body, extra_body)
+    _check_required_wire("image_to_video", model_name, body)
+    return body
+
+
+_WIRE_NAMES = {"prompt_text": "promptText", "ratio": "ratio", "duration": "duration"}
+
+
+def _check_required_wire(endpoint: str, model: str, body: Mapping[str, Any]) -> None:
+    check_required(endpoint, model, {name: body.get(wire) for name, wire in _WIRE_NAMES.items()})
 
 
 def build_video_to_video_body(
@@ -1404,14 +1457,16 @@ def build_video_to_video_body(
         {
             "model": model_name,
             video_key: check_asset_uri(video_uri, "video_uri", "video"),
-            "promptText": check_prompt_text(prompt_text, model_name, required=True),
+            "promptText": check_prompt_text(prompt_text, model_name, required=False),
             "seed": check_seed(seed, model_name),
             "references": check_references(references),
             "ratio": check_ratio(ratio, model_name),
             "contentModeration": check_content_moderation(content_moderation),
         }
     )
-    return merge_extra_body(body, extra_body)
+    body = merge_extra_body(body, extra_body)
+    _check_required_wire("video_to_video", model_name, body)
+    return body
 
 
 def check_generic_body(body: Any, field_name: str = "body") -> dict[str, Any]:
