@@ -1374,8 +1374,11 @@ def check_references(value: Any, field_name: str = "references") -> list[dict[st
     return result
 
 
-def merge_extra_body(body: dict[str, Any], extra_body: Any) -> dict[str, Any]:
-    """Add fields the provider does not name yet; a field it names must be set through its argument."""
+def merge_extra_body(body: dict[str, Any], extra_body: Any, named: Iterable[str] = ()) -> dict[str, Any]:
+    """Add fields the provider does not name yet; a field it names must be set through its argument.
+
+    :param named: every wire field the builder names, set or not: extra_body must not bypass its check.
+    """
     if extra_body is None or extra_body == {}:
         return body
     if not isinstance(extra_body, Mapping):
@@ -1385,9 +1388,9 @@ def merge_extra_body(body: dict[str, Any], extra_body: Any) -> dict[str, Any]:
     for key, value in extra_body.items():
         if not isinstance(key, str) or not key:
             raise RunwayValidationError("extra_body", f"keys must be non-empty strings, got {key!r}")
-        if key in body:
+        if key in body or key in named:
             raise RunwayValidationError(
-                f"extra_body.{key}", "is already set by a named argument; set it there"
+                f"extra_body.{key}", "is a named argument (validated there); set it there"
             )
         try:
             json.dumps(value)
@@ -1415,19 +1418,17 @@ def build_image_to_video_body(
 ) -> dict[str, Any]:
     """The camelCase body of ``POST /v1/image_to_video``; raises RunwayValidationError naming the field."""
     model_name = check_model(model)
-    body = _drop_none(
-        {
-            "model": model_name,
-            "promptImage": check_prompt_image(prompt_image),
-            "promptText": check_prompt_text(prompt_text, model_name, required=False),
-            "seed": check_seed(seed, model_name),
-            "duration": check_duration(duration, model_name),
-            "ratio": check_ratio(ratio, model_name),
-            "watermark": check_bool(watermark, "watermark"),
-            "contentModeration": check_content_moderation(content_moderation),
-        }
-    )
-    body = merge_extra_body(body, extra_body)
+    fields = {
+        "model": model_name,
+        "promptImage": check_prompt_image(prompt_image),
+        "promptText": check_prompt_text(prompt_text, model_name, required=False),
+        "seed": check_seed(seed, model_name),
+        "duration": check_duration(duration, model_name),
+        "ratio": check_ratio(ratio, model_name),
+        "watermark": check_bool(watermark, "watermark"),
+        "contentModeration": check_content_moderation(content_moderation),
+    }
+    body = merge_extra_body(_drop_none(fields), extra_body, named=fields)
     _check_required_wire("image_to_video", model_name, body)
     return body
 
@@ -1453,18 +1454,16 @@ def build_video_to_video_body(
     """The body of ``POST /v1/video_to_video``; the input goes in ``promptVideo`` for the models that use it."""
     model_name = check_model(model)
     video_key = "promptVideo" if model_name in PROMPT_VIDEO_MODELS else "videoUri"
-    body = _drop_none(
-        {
-            "model": model_name,
-            video_key: check_asset_uri(video_uri, "video_uri", "video"),
-            "promptText": check_prompt_text(prompt_text, model_name, required=False),
-            "seed": check_seed(seed, model_name),
-            "references": check_references(references),
-            "ratio": check_ratio(ratio, model_name),
-            "contentModeration": check_content_moderation(content_moderation),
-        }
-    )
-    body = merge_extra_body(body, extra_body)
+    fields = {
+        "model": model_name,
+        video_key: check_asset_uri(video_uri, "video_uri", "video"),
+        "promptText": check_prompt_text(prompt_text, model_name, required=False),
+        "seed": check_seed(seed, model_name),
+        "references": check_references(references),
+        "ratio": check_ratio(ratio, model_name),
+        "contentModeration": check_content_moderation(content_moderation),
+    }
+    body = merge_extra_body(_drop_none(fields), extra_body, named=fields)
     _check_required_wire("video_to_video", model_name, body)
     return body
 
