@@ -304,7 +304,10 @@ def _parse_envelope(outer: Mapping[str, Any], data: Mapping[str, Any], task_id: 
     # The id we polled by wins: the envelope's own task_id may be the gateway's id, not Runway's.
     ident = task_id or data.get("task_id") or data.get("id")
     if isinstance(inner, Mapping) and isinstance(inner.get("status"), str) and inner.get("status"):
-        task = _parse_plain_task({"id": ident, **inner}, task_id, "gateway")
+        fields = {"id": ident, **inner}
+        if task_id:  # ... over the inner task's own id too: polling by that id would find nothing
+            fields["id"] = task_id
+        task = _parse_plain_task(fields, task_id, "gateway")
         if not task.outputs:
             task = replace(task, outputs=_parse_outputs(data.get("result_url")))
         if task.progress is None:
