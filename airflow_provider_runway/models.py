@@ -316,7 +316,7 @@ def _parse_envelope(outer: Mapping[str, Any], data: Mapping[str, Any], task_id: 
             task = replace(task, created_at=parse_timestamp(data.get("submit_time")))
         return task
     outer_status = data.get("status")
-    if not isinstance(outer_status, str) or not outer_status:
+    if not isinstance(outer_status, str) or not outer_status.strip():
         raise RunwayProtocolError(f"gateway envelope has no status: {_snippet(outer)}")
     if ident is None or str(ident) == "":
         raise RunwayProtocolError(f"gateway envelope has no task id: {_snippet(outer)}")
