@@ -159,6 +159,8 @@ class SimConfig:
     :param envelope_inner: gateway: include the plain task as ``data.data`` in envelopes.
     :param envelope_time_format: gateway: ``"unix"`` (integers) or ``"string"`` (``+08:00`` offsets).
     :param envelope_queued_status: gateway: outer status while queued (``QUEUED``, ``SUBMITTED``, ``NOT_START``).
+    :param envelope_inner_id: gateway: ``"upstream"`` gives the inner task Runway's own (different) id, as a
+        relaying gateway would; ``"same"`` repeats the polled id.
     :param cancelled_get: what GET answers for a cancelled task: ``"CANCELLED"`` or ``"404"``.
     :param credits: starting credit balance of the organization.
     :param daily_limit: generations per model per day before creates answer 429.
@@ -178,6 +180,7 @@ class SimConfig:
     envelope_inner: bool = True
     envelope_time_format: str = "unix"
     envelope_queued_status: str = "QUEUED"
+    envelope_inner_id: str = "upstream"
     cancelled_get: str = "CANCELLED"
     credits: int = 100_000
     daily_limit: int = 10_000
@@ -216,6 +219,8 @@ class SimConfig:
             raise ValueError("envelope_fraction must be between 0 and 1")
         if self.envelope_time_format not in ("unix", "string"):
             raise ValueError("envelope_time_format must be 'unix' or 'string'")
+        if self.envelope_inner_id not in ("upstream", "same"):
+            raise ValueError("envelope_inner_id must be 'upstream' or 'same'")
         if self.cancelled_get not in ("CANCELLED", "404"):
             raise ValueError("cancelled_get must be 'CANCELLED' or '404'")
         if not isinstance(self.model_durations, dict):
@@ -735,7 +740,10 @@ class SimState:
             "result_url": (plain.get("output") or [""])[0],
         }
         if self.config.envelope_inner:
-            data["data"] = plain
+            inner = dict(plain)
+            if self.config.envelope_inner_id == "upstream":
+                inner["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"runway-upstream/{task.id}"))
+            data["data"] = inner
         return {"code": "success", "message": "", "data": data}
 
     def _gateway_time(self, ts: float | None) -> int | str | None:

@@ -884,6 +884,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-envelope-inner", dest="envelope_inner", action="store_false", default=None)
     parser.add_argument("--envelope-time-format", choices=("unix", "string"))
     parser.add_argument("--envelope-queued-status")
+    parser.add_argument("--envelope-inner-id", choices=("upstream", "same"))
     parser.add_argument("--cancelled-get", choices=("CANCELLED", "404"))
     parser.add_argument("--credits", type=int)
     parser.add_argument("--daily-limit", type=int)

@@ -114,6 +114,9 @@ def test_envelope_with_inner_task(runway_simulator, gateway):
     assert data["status"] == "SUCCESS"
     assert data["progress"] == "100%"
     assert data["data"]["status"] == "SUCCEEDED"
+    assert data["data"]["id"] != task_id  # Runway's own id for the relayed task
+    runway_simulator.control.configure(envelope_inner_id="same")
+    assert gateway.get(f"/v1/tasks/{task_id}").json()["data"]["data"]["id"] == task_id
     assert data["result_url"] == data["data"]["output"][0]
     assert isinstance(data["submit_time"], int)
     assert data["finish_time"] >= data["submit_time"] > 0
