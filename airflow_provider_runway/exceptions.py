@@ -13,7 +13,8 @@ DAG author can catch the whole family or one branch::
     │   ├── RunwayNotFoundError         404, or task_not_exist after its grace window
     │   ├── RunwayRateLimitError        429 that outlived the retry budget (retry_after)
     │   ├── RunwayServerError           5xx that outlived the retry budget
-    │   └── RunwayProtocolError         2xx whose body is not the API's JSON
+    │   ├── RunwayProtocolError         2xx whose body is not the API's JSON
+    │   └── RunwayOutputExpiredError    a signed output URL answered 403/410: fetch the task again
     ├── RunwayTransportError            no HTTP answer at all (refused, reset, timeout) after retries
     │   └── RunwaySubmitUncertainError  a create may have reached the server but its answer was lost:
     │                                   never retried (a second POST bills a second generation)
@@ -112,6 +113,10 @@ class RunwayServerError(RunwayAPIError):
 
 class RunwayProtocolError(RunwayAPIError):
     """A success status whose body is not the API's JSON (or not the shape the API documents)."""
+
+
+class RunwayOutputExpiredError(RunwayAPIError):
+    """A signed output URL has expired (or was revoked); a new GET of the task returns fresh ones."""
 
 
 class RunwayTransportError(RunwayError):

@@ -9,9 +9,11 @@ per event loop, so thousands of triggers in one triggerer reuse the same connect
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import ssl
 import sys
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from airflow_provider_runway.exceptions import (
     RunwayAuthError,
     RunwayError,
     RunwayNotFoundError,
+    RunwayOutputExpiredError,
+    RunwayTransportError,
 )
 from airflow_provider_runway.models import (
     ApiRequest,
@@ -41,8 +45,12 @@ from airflow_provider_runway.models import (
 )
 
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     import httpx
     import requests
+
+    from airflow_provider_runway.media import LocalAsset
 
 #: A task id that cannot exist, used by test_connection on the gateway (no organization endpoint there).
 PROBE_TASK_ID = "00000000-0000-4000-8000-000000000000"
@@ -438,6 +446,132 @@ class RunwayHook(BaseHook):
         return models.parse_organization(await self._arun(ApiRequest("GET", "/v1/organization")))
 
     # ----------------------------------------------------------------------------------------------------
+    # Files: uploads of inputs (Runway direct), downloads of outputs
+    # ----------------------------------------------------------------------------------------------------
+    def download(
+        self, url: str, handle: BinaryIO, *, max_bytes: int, chunk_size: int = 1024 * 1024
+    ) -> tuple[int, str, str | None]:
+        """Stream a signed output URL into ``handle`` in constant memory.
+
+        No API key is sent (the URL carries its own signature). Redirects are followed by hand, each hop
+        checked like the first (https, or http to loopback when the connection allows it).
+
+        :return: bytes written, their sha256, the Content-Type.
+        :raises RunwayOutputExpiredError: 403 or 410: fetch the task again for fresh URLs.
+        """
+        import requests
+
+        from airflow_provider_runway import media
+
+        settings = self.settings
+        current = url
+        for _hop in range(4):
+            media.check_download_url(current, allow_loopback_http=settings.allow_insecure_loopback)
+            response = None
+            for attempt in range(1, settings.max_retries + 2):
+                try:
+                    response = self.session.get(
+                        current,
+                        stream=True,
+                        timeout=(settings.connect_timeout, settings.read_timeout),
+                        verify=settings.verify,
+                        allow_redirects=False,
+                        headers={"User-Agent": USER_AGENT},
+                    )
+                except requests.RequestException as exc:
+                    if attempt > settings.max_retries:
+                        raise RunwayTransportError(
+                            f"Download of {models.redact_url(current)} failed: {_describe(exc)}"
+                        ) from None
+                    self._sleep(min(30.0, 2.0**attempt))
+                    continue
+                if response.status_code in models.RETRYABLE_STATUSES and attempt <= settings.max_retries:
+                    response.close()
+                    self._sleep(
+                        models.parse_retry_after(response.headers.get("Retry-After"))
+                        or min(30.0, 2.0**attempt)
+                    )
+                    continue
+                break
+            assert response is not None
+            with response:
+                status = response.status_code
+                if status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+                    from urllib.parse import urljoin
+
+                    current = urljoin(current, response.headers["Location"])
+                    continue
+                shown = models.redact_url(current)
+                if status in (401, 403, 410):
+                    raise RunwayOutputExpiredError(
+                        f"the signed output URL {shown} was refused (expired?)",
+                        status_code=status,
+                        method="GET",
+                    )
+                if status == 404:
+                    raise RunwayNotFoundError(
+                        f"output {shown} not found (deleted?)", status_code=404, method="GET"
+                    )
+                if status != 200:
+                    raise RunwayAPIError(f"download of {shown} failed", status_code=status, method="GET")
+                expected = response.headers.get("Content-Length")
+                if expected is not None and expected.isdigit() and int(expected) > max_bytes:
+                    raise RunwayError(f"Output {shown} is {expected} bytes, over the {max_bytes} byte limit")
+                try:
+                    size, digest = media.sha256_writer(
+                        handle, response.iter_content(chunk_size), max_bytes=max_bytes, url=current
+                    )
+                except requests.RequestException as exc:
+                    raise RunwayTransportError(f"Download of {shown} broke off: {_describe(exc)}") from None
+                if expected is not None and expected.isdigit() and int(expected) != size:
+                    raise RunwayTransportError(
+                        f"Download of {shown} was truncated: {size} of {expected} bytes"
+                    )
+                return size, digest, response.headers.get("Content-Type")
+        raise RunwayError(f"Too many redirects downloading {models.redact_url(url)}")
+
+    def upload_file(self, asset: LocalAsset) -> str:
+        """Upload a local or object-storage file through ``POST /v1/uploads`` (Runway direct).
+
+        :return: the ``runway://`` URI to use in a create (valid 24 h).
+        """
+        from airflow_provider_runway import media
+
+        settings = self.settings
+        name = posixpath.basename(asset.location.path) or "upload"
+        payload = self._run(ApiRequest("POST", "/v1/uploads", {"filename": name, "type": "ephemeral"}))
+        if not isinstance(payload, dict) or not payload.get("uploadUrl") or not payload.get("runwayUri"):
+            raise RunwayAPIError(
+                f"unexpected answer to POST /v1/uploads: {str(payload)[:200]}", method="POST"
+            )
+        upload_url = str(payload["uploadUrl"])
+        media.check_download_url(upload_url, allow_loopback_http=settings.allow_insecure_loopback)
+        fields = {str(k): str(v) for k, v in (payload.get("fields") or {}).items()}
+        with asset.location.fs.open(asset.location.path, "rb") as source:
+            body = _MultipartStream(fields, name, asset.mime, source, asset.size)
+            response = self.session.post(
+                upload_url,
+                data=body,
+                headers={
+                    "Content-Type": body.content_type,
+                    "Content-Length": str(len(body)),
+                    "User-Agent": USER_AGENT,
+                },
+                timeout=(settings.connect_timeout, max(settings.read_timeout, 300.0)),
+                verify=settings.verify,
+                allow_redirects=False,
+            )
+        if response.status_code not in (200, 201, 204):
+            raise RunwayAPIError(
+                f"upload of {asset.location.url} failed: {response.text[:200]}",
+                status_code=response.status_code,
+                method="POST",
+                path="(upload URL)",
+            )
+        self.log.info("Uploaded %s (%d bytes) as %s", asset.location.url, asset.size, payload["runwayUri"])
+        return str(payload["runwayUri"])
+
+    # ----------------------------------------------------------------------------------------------------
     # Waiting: two drivers of the one wait loop in polling.watch
     # ----------------------------------------------------------------------------------------------------
     def wait_for_task(
@@ -561,3 +695,46 @@ class RunwayHook(BaseHook):
             return False, f"The API key was rejected: {err}"
         except RunwayError as err:
             return False, str(err)
+
+
+class _MultipartStream:
+    """A multipart/form-data body (fields, then one file) read in chunks, with a known length, so a
+    200 MB upload never sits in memory and is sent with Content-Length (presigned POSTs refuse chunked)."""
+
+    def __init__(self, fields: Mapping[str, str], filename: str, mime: str, source: Any, size: int) -> None:
+        self.boundary = f"runway-{uuid.uuid4().hex}"
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
+        head = b"".join(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+            for key, value in fields.items()
+        )
+        safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
+        head += (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'
+            f"Content-Type: {mime}\r\n\r\n"
+        ).encode()
+        self._parts: list[Any] = [head, source, f"\r\n--{self.boundary}--\r\n".encode()]
+        self._length = len(head) + size + len(self._parts[2])
+        self._index = 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, amount: int = -1) -> bytes:
+        chunks: list[bytes] = []
+        wanted = amount if amount and amount > 0 else 1 << 62
+        while wanted > 0 and self._index < len(self._parts):
+            part = self._parts[self._index]
+            if isinstance(part, bytes):
+                piece, rest = part[:wanted], part[wanted:]
+                self._parts[self._index] = rest
+                if not rest:
+                    self._index += 1
+            else:
+                piece = part.read(min(wanted, 1024 * 1024))
+                if not piece:
+                    self._index += 1
+                    continue
+            chunks.append(piece)
+            wanted -= len(piece)
+        return b"".join(chunks)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
-from airflow_provider_runway import models, polling
+from airflow_provider_runway import media, models, polling
 from airflow_provider_runway.exceptions import RunwayError, RunwayNotFoundError, RunwayValidationError
 from airflow_provider_runway.hooks.runway import RunwayHook
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
@@ -71,10 +71,19 @@ class RunwayBaseOperator(BaseOperator):
     :param max_poll_failures: consecutive transient poll failures tolerated.
     :param durable: keep the remote task id in Airflow's task state store (Airflow 3.3+) so a retry after
         a crash re-attaches to the same remote task instead of paying for a new one.
+    :param output_path: where to save the outputs before their signed URLs expire (templated): a local
+        path or any object-storage URL, e.g. ``s3://bucket/videos/{{ ds }}/``. Files are named
+        ``<runway_task_id>_<n>.<ext>``; size and sha256 go into the manifest. ``None``: not saved.
+    :param output_conn_id: the Airflow connection for ``output_path`` and file inputs (e.g. ``aws_default``).
+    :param max_download_bytes: refuse outputs larger than this.
     """
 
     endpoint: ClassVar[str]
-    template_fields: Sequence[str] = ("runway_conn_id",)
+    #: extension for outputs whose URL does not say
+    default_output_ext: ClassVar[str] = "mp4"
+    #: arguments that may name files: attribute -> kind ("image" or "video")
+    input_fields: ClassVar[dict[str, media.AssetKind]] = {}
+    template_fields: Sequence[str] = ("runway_conn_id", "output_path")
     operator_extra_links = (RunwayTaskLink(),)
     ui_color = "#d9f0ff"
 
@@ -93,10 +102,16 @@ class RunwayBaseOperator(BaseOperator):
         not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
         max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
         durable: bool = True,
+        output_path: Any = None,
+        output_conn_id: str | None = None,
+        max_download_bytes: int = media.DEFAULT_MAX_DOWNLOAD_BYTES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.runway_conn_id = runway_conn_id
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.max_download_bytes = max_download_bytes
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -110,6 +125,7 @@ class RunwayBaseOperator(BaseOperator):
         self.durable = durable
         self._waiting_on: str | None = None
         self._last_seen: models.RunwayTask | None = None
+        self._resolved: dict[str, Any] = {}
 
     # ----------------------------------------------------------------------------------------------------
     # What subclasses provide
@@ -123,11 +139,49 @@ class RunwayBaseOperator(BaseOperator):
         model = getattr(self, "model", None)
         return model if isinstance(model, str) else None
 
-    def prepare_inputs(self, context: Context) -> None:
-        """Turn local inputs into something the API takes (the media layer overrides); default: nothing."""
+    def input_value(self, name: str) -> Any:
+        """An input argument as the request should carry it (files already turned into URIs)."""
+        return self._resolved.get(name, getattr(self, name))
+
+    def prepare_inputs(self, context: Context) -> dict[str, Any]:
+        """Validate the whole request with file inputs stood in by placeholders, then read or upload the
+        files: nothing is read, uploaded or created before every argument has been checked."""
+        self._resolved = {
+            name: media.placeholder_assets(getattr(self, name), kind)
+            for name, kind in self.input_fields.items()
+        }
+        self.build_body(context)
+        if self.output_path is not None:
+            media.ensure_output_path(self.output_path, self.output_conn_id)
+        settings = self.hook.settings
+        uploader = None if settings.looks_like_gateway else self.hook.upload_file
+        self._resolved = {
+            name: media.resolve_assets(
+                getattr(self, name), kind, name, uploader=uploader, conn_id=self.output_conn_id
+            )
+            for name, kind in self.input_fields.items()
+        }
+        return self.build_body(context)
 
     def save_outputs(self, context: Context, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Store the outputs before their signed URLs expire (the media layer overrides); default: as is."""
+        """Store the outputs before their signed URLs expire, and describe them on the outlet Assets."""
+        if self.output_path is not None and manifest["outputs"]:
+            task = models.RunwayTask(
+                id=manifest["runway_task_id"],
+                status=manifest["status"],
+                outputs=tuple(o["url"] for o in manifest["outputs"]),
+            )
+            saved = media.save_task_outputs(
+                self.hook,
+                task,
+                self.output_path,
+                conn_id=self.output_conn_id,
+                default_ext=self.default_output_ext,
+                max_bytes=self.max_download_bytes,
+            )
+            by_index = {item.index: item.to_dict() for item in saved}
+            manifest["outputs"] = [{**o, **by_index.get(o["index"], {})} for o in manifest["outputs"]]
+        annotate_outlets(self, context, manifest)
         return manifest
 
     # ----------------------------------------------------------------------------------------------------
@@ -155,11 +209,10 @@ class RunwayBaseOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         # Everything that can be checked without a request is checked before the (paid) create.
-        self.prepare_inputs(context)
-        body = self.build_body(context)
         timeout = _seconds(self.timeout, "timeout")
         settings = self.hook.settings
         plan = self._plan(settings)
+        body = self.prepare_inputs(context)
 
         record, first = self._reattach(context)
         if record is None:
@@ -333,6 +386,7 @@ class RunwayImageToVideoOperator(RunwayBaseOperator):
     """
 
     endpoint = "image_to_video"
+    input_fields: ClassVar[dict[str, media.AssetKind]] = {"prompt_image": "image"}
     template_fields: Sequence[str] = (
         *RunwayBaseOperator.template_fields,
         "prompt_image",
@@ -373,7 +427,7 @@ class RunwayImageToVideoOperator(RunwayBaseOperator):
 
     def build_body(self, context: Context) -> dict[str, Any]:
         return models.build_image_to_video_body(
-            prompt_image=self.prompt_image,
+            prompt_image=self.input_value("prompt_image"),
             model=self.model,
             prompt_text=self.prompt_text,
             seed=self.seed,
@@ -399,6 +453,7 @@ class RunwayVideoToVideoOperator(RunwayBaseOperator):
     """
 
     endpoint = "video_to_video"
+    input_fields: ClassVar[dict[str, media.AssetKind]] = {"video_uri": "video", "references": "image"}
     template_fields: Sequence[str] = (
         *RunwayBaseOperator.template_fields,
         "video_uri",
@@ -436,12 +491,92 @@ class RunwayVideoToVideoOperator(RunwayBaseOperator):
 
     def build_body(self, context: Context) -> dict[str, Any]:
         return models.build_video_to_video_body(
-            video_uri=self.video_uri,
+            video_uri=self.input_value("video_uri"),
             prompt_text=self.prompt_text,
             model=self.model,
             seed=self.seed,
-            references=self.references,
+            references=self.input_value("references"),
             ratio=self.ratio,
             content_moderation=self.content_moderation,
             extra_body=self.extra_body,
         )
+
+
+def annotate_outlets(operator: BaseOperator, context: Context, manifest: dict[str, Any]) -> None:
+    """Put the task id, model and saved paths on each outlet Asset's event, for Asset-scheduled DAGs."""
+    outlets = [o for o in (operator.outlets or []) if type(o).__name__ == "Asset"]
+    if not outlets:
+        return
+    events = context.get("outlet_events")
+    if events is None:
+        return
+    extra = {
+        "runway_task_id": manifest.get("runway_task_id"),
+        "model": manifest.get("model"),
+        "endpoint": manifest.get("endpoint"),
+        "paths": [o["path"] for o in manifest.get("outputs", []) if o.get("path")],
+    }
+    for outlet in outlets:
+        events[outlet].extra.update(extra)
+
+
+class RunwayDownloadOperator(BaseOperator):
+    """Save the outputs of a finished Runway task to object storage (for DAGs that split generation and
+    storage). Fresh signed URLs are fetched at run time, so it works long after the generation.
+
+    :param runway_task_id: the task (templated), e.g. from ``ti.xcom_pull(key='runway_task_id')``.
+    :param output_path: local path or object-storage URL (templated).
+    :param runway_conn_id: the ``runway`` connection (templated).
+    :param output_conn_id: the connection for ``output_path``.
+    :param default_output_ext: extension when an output URL has none (``mp4``; ``png`` for images).
+    :param max_download_bytes: refuse outputs larger than this.
+    """
+
+    template_fields: Sequence[str] = ("runway_task_id", "output_path", "runway_conn_id")
+    operator_extra_links = (RunwayTaskLink(),)
+    ui_color = "#d9f0ff"
+
+    def __init__(
+        self,
+        *,
+        runway_task_id: str,
+        output_path: Any,
+        runway_conn_id: str = models.DEFAULT_CONN_ID,
+        output_conn_id: str | None = None,
+        default_output_ext: str = "mp4",
+        max_download_bytes: int = media.DEFAULT_MAX_DOWNLOAD_BYTES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.runway_task_id = runway_task_id
+        self.output_path = output_path
+        self.runway_conn_id = runway_conn_id
+        self.output_conn_id = output_conn_id
+        self.default_output_ext = default_output_ext
+        self.max_download_bytes = max_download_bytes
+
+    @cached_property
+    def hook(self) -> RunwayHook:
+        return RunwayHook(self.runway_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        models.task_path(self.runway_task_id)
+        media.ensure_output_path(self.output_path, self.output_conn_id)
+        task = self.hook.get_task(self.runway_task_id)
+        if not task.terminal:
+            raise RunwayError(
+                f"Runway task {task.id} has not finished yet ({task.describe()}); wait for it first"
+            )
+        manifest = polling.finish_event(polling.event(task.status.lower(), task.id, task=task))
+        saved = media.save_task_outputs(
+            self.hook,
+            task,
+            self.output_path,
+            conn_id=self.output_conn_id,
+            default_ext=self.default_output_ext,
+            max_bytes=self.max_download_bytes,
+        )
+        by_index = {item.index: item.to_dict() for item in saved}
+        manifest["outputs"] = [{**o, **by_index.get(o["index"], {})} for o in manifest["outputs"]]
+        annotate_outlets(self, context, manifest)
+        return manifest

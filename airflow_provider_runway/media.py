@@ -1,0 +1,402 @@
+"""Inputs and outputs: local and object-storage files in, generated files out before their URLs expire.
+
+Inputs (``prompt_image``, ``video_uri``, reference images) may be an https URL, a data URI or a
+``runway://`` URI (passed through), or a file: a local path, ``file://`` or any object-storage URL that
+``ObjectStoragePath`` or fsspec knows (``s3://``, ``gs://``, ``memory://``...). A file goes as a data URI
+when it fits Runway's data-URI limit, through Runway's upload endpoint when larger (Runway direct, up to
+200 MB), and is otherwise refused before any paid call, naming the limit and the size.
+
+Outputs are streamed in 1 MB chunks (constant memory) to ``<output_path>/<runway_task_id>_<n>.<ext>``
+through a temporary name, so a failed download never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import posixpath
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from urllib.parse import urlsplit
+
+from airflow_provider_runway.exceptions import RunwayConfigurationError, RunwayError, RunwayValidationError
+from airflow_provider_runway.models import (
+    IMAGE_DATA_URI_LIMIT,
+    VIDEO_DATA_URI_LIMIT,
+    is_loopback_host,
+    redact_url,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_runway.hooks.runway import RunwayHook
+    from airflow_provider_runway.models import RunwayTask
+
+AssetKind = Literal["image", "video"]
+UPLOAD_MIN_BYTES = 512
+UPLOAD_MAX_BYTES = 200 * 1024 * 1024
+CHUNK_SIZE = 1024 * 1024
+DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 * 1024 * 1024
+
+IMAGE_EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+VIDEO_EXTENSIONS = {".mp4": "video/mp4", ".mov": "video/quicktime", ".m4v": "video/mp4"}
+REMOTE_PREFIXES = ("https://", "http://", "data:", "runway://")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Storage: ObjectStoragePath when Airflow knows the scheme (credentials from connections), else fsspec
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Location:
+    """A file on some filesystem: the fsspec filesystem, the path on it, and how to show it."""
+
+    fs: Any
+    path: str
+    url: str
+
+    def child(self, name: str) -> Location:
+        return Location(
+            self.fs, posixpath.join(self.path.rstrip("/"), name), self.url.rstrip("/") + "/" + name
+        )
+
+    @property
+    def parent_path(self) -> str:
+        return posixpath.dirname(self.path.rstrip("/"))
+
+
+def locate(url: Any, *, conn_id: str | None = None, field: str = "path") -> Location:
+    """Resolve a local path, ``file://`` URL, ObjectStoragePath or object-storage URL to a Location."""
+    text = str(url) if url is not None else ""
+    if not text.strip():
+        raise RunwayValidationError(field, "must be a path or an object-storage URL")
+    text = text.strip()
+    if "://" not in text:
+        import fsspec
+
+        return Location(fsspec.filesystem("file"), os.path.abspath(os.path.expanduser(text)), text)
+    try:
+        from airflow.sdk import ObjectStoragePath
+
+        osp = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+        fs = osp.fs
+        return Location(fs, osp.path, text)
+    except ValueError:
+        pass  # a scheme Airflow has no filesystem for (memory://, ...): ask fsspec directly
+    try:
+        import fsspec.core
+
+        fs, path = fsspec.core.url_to_fs(text)
+    except (ValueError, ImportError) as err:
+        raise RunwayValidationError(field, f"no filesystem can open {text!r} ({err})") from None
+    return Location(fs, path, text)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalAsset:
+    location: Location
+    size: int
+    mime: str
+    field: str
+
+
+def is_remote_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.strip()[:16].lower().startswith(REMOTE_PREFIXES)
+
+
+def _sniff(head: bytes, kind: AssetKind, declared: str | None) -> str | None:
+    """The media type from the file's first bytes (magic numbers), or None when unrecognised."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return (
+            "video/quicktime"
+            if brand == b"qt  "
+            else (declared if declared in VIDEO_EXTENSIONS.values() else "video/mp4")
+        )
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return declared or "video/quicktime"
+    return None
+
+
+def inspect_file(value: Any, kind: AssetKind, field: str, *, conn_id: str | None = None) -> LocalAsset:
+    """Check that an input file exists, is of an allowed type (by content, not only by name) and size."""
+    location = locate(value, conn_id=conn_id, field=field)
+    fs = location.fs
+    try:
+        info = fs.info(location.path)
+    except FileNotFoundError:
+        raise RunwayValidationError(field, f"file {location.url} does not exist") from None
+    except OSError as err:
+        raise RunwayValidationError(field, f"cannot read {location.url}: {err}") from None
+    if info.get("type") == "directory":
+        raise RunwayValidationError(field, f"{location.url} is a directory, not a file")
+    size = int(info.get("size") or 0)
+    if size <= 0:
+        raise RunwayValidationError(field, f"file {location.url} is empty")
+    with fs.open(location.path, "rb") as handle:
+        head = handle.read(16)
+    ext = posixpath.splitext(location.path)[1].lower()
+    allowed = IMAGE_EXTENSIONS if kind == "image" else VIDEO_EXTENSIONS
+    mime = _sniff(head, kind, allowed.get(ext))
+    if mime == "image/gif":
+        raise RunwayValidationError(field, f"{location.url} is a GIF; Runway takes JPEG, PNG or WebP images")
+    if mime is None or mime not in allowed.values():
+        names = ", ".join(sorted({m.split("/")[1] for m in allowed.values()}))
+        raise RunwayValidationError(
+            field, f"{location.url} is not a supported {kind} ({names}); found {mime or 'unknown content'}"
+        )
+    return LocalAsset(location, size, mime, field)
+
+
+def data_uri_length(size: int, mime: str) -> int:
+    """Length of the base64 text of a file of ``size`` bytes (what Runway's data-URI limit counts)."""
+    del mime
+    return 4 * ((size + 2) // 3)
+
+
+def data_uri_limit(kind: AssetKind) -> int:
+    return IMAGE_DATA_URI_LIMIT if kind == "image" else VIDEO_DATA_URI_LIMIT
+
+
+def read_data_uri(asset: LocalAsset) -> str:
+    with asset.location.fs.open(asset.location.path, "rb") as handle:
+        payload = handle.read()
+    return f"data:{asset.mime};base64," + base64.b64encode(payload).decode("ascii")
+
+
+Uploader = Callable[[LocalAsset], str]
+
+
+def resolve_asset(
+    value: Any,
+    kind: AssetKind,
+    field: str,
+    *,
+    uploader: Uploader | None,
+    conn_id: str | None = None,
+) -> Any:
+    """One asset reference as Runway takes it; files become data URIs or uploads, or are refused."""
+    if is_remote_reference(value):
+        return value.strip()
+    if isinstance(value, dict) or value is None or isinstance(value, (int, float, bool)):
+        return value  # not a file reference: the body validation reports it, naming the field
+    asset = inspect_file(value, kind, field, conn_id=conn_id)
+    limit = data_uri_limit(kind)
+    encoded = data_uri_length(asset.size, asset.mime)
+    if encoded <= limit:
+        return read_data_uri(asset)
+    mb = 1024 * 1024
+    if uploader is None:
+        raise RunwayValidationError(
+            field,
+            f"{asset.location.url} is {asset.size / mb:.1f} MB ({encoded / mb:.1f} MB as base64), over the "
+            f"{limit // mb} MB data-URI limit for {kind}s, and this connection has no upload endpoint (the "
+            "CometAPI gateway has none): host the file on https, or use Runway direct for uploads up to 200 MB",
+        )
+    if asset.size > UPLOAD_MAX_BYTES:
+        raise RunwayValidationError(
+            field, f"{asset.location.url} is {asset.size / mb:.1f} MB; Runway uploads take at most 200 MB"
+        )
+    if asset.size < UPLOAD_MIN_BYTES:  # pragma: no cover - such a file always fits a data URI
+        raise RunwayValidationError(
+            field, f"{asset.location.url} is smaller than Runway's 512 B upload minimum"
+        )
+    return uploader(asset)
+
+
+def resolve_assets(
+    value: Any,
+    kind: AssetKind,
+    field: str,
+    *,
+    uploader: Uploader | None,
+    conn_id: str | None = None,
+) -> Any:
+    """Resolve a single reference, or each URI in a list of strings / ``{"uri": ...}`` dicts."""
+    if isinstance(value, (list, tuple)):
+        resolved: list[Any] = []
+        for index, item in enumerate(value):
+            where = f"{field}[{index}]"
+            if isinstance(item, dict) and "uri" in item:
+                resolved.append(
+                    {
+                        **item,
+                        "uri": resolve_asset(
+                            item["uri"], kind, f"{where}.uri", uploader=uploader, conn_id=conn_id
+                        ),
+                    }
+                )
+            else:
+                resolved.append(resolve_asset(item, kind, where, uploader=uploader, conn_id=conn_id))
+        return resolved
+    if value is not None and not isinstance(value, (str, dict)) and hasattr(value, "__fspath__") is False:
+        value = str(value)  # an ObjectStoragePath or similar
+    return resolve_asset(value, kind, field, uploader=uploader, conn_id=conn_id)
+
+
+def placeholder_assets(value: Any, kind: AssetKind) -> Any:
+    """The same shape with every file reference replaced by a tiny valid data URI (for validating the
+    rest of a request before any file is read or uploaded)."""
+    stand_in = "data:image/png;base64,AAAA" if kind == "image" else "data:video/mp4;base64,AAAA"
+    if isinstance(value, (list, tuple)):
+        return [
+            {**item, "uri": placeholder_assets(item["uri"], kind)}
+            if isinstance(item, dict) and "uri" in item
+            else placeholder_assets(item, kind)
+            for item in value
+        ]
+    if value is None or isinstance(value, (dict, int, float, bool)) or is_remote_reference(value):
+        return value
+    return stand_in
+
+
+# --------------------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------------------
+def check_download_url(url: str, *, allow_loopback_http: bool) -> str:
+    """Only https, or plain http to loopback when the connection allows it (the simulator)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise RunwayError(f"Output URL is malformed: {redact_url(url)}") from None
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and allow_loopback_http and is_loopback_host(parts.hostname):
+        return url
+    raise RunwayError(
+        f"Refusing to download {redact_url(url)}: outputs are fetched over https only (plain http only to "
+        "127.0.0.1/localhost when the connection allows it)"
+    )
+
+
+def output_extension(url: str, default: str) -> str:
+    try:
+        ext = posixpath.splitext(urlsplit(url).path)[1].lower().lstrip(".")
+    except ValueError:
+        ext = ""
+    return ext if ext and len(ext) <= 5 and ext.isalnum() else default
+
+
+def output_name(task_id: str, index: int, url: str, default_ext: str) -> str:
+    return f"{task_id}_{index}.{output_extension(url, default_ext)}"
+
+
+def stream_to(location: Location, write: Callable[[BinaryIO], Any]) -> Any:
+    """Write through a temporary sibling, then move it under the final name; remove it on failure."""
+    fs = location.fs
+    parent = location.parent_path
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    temp = posixpath.join(parent, f".{posixpath.basename(location.path)}.partial-{uuid.uuid4().hex[:12]}")
+    try:
+        with fs.open(temp, "wb") as handle:
+            result = write(handle)
+        fs.mv(temp, location.path)
+    except BaseException:
+        try:
+            if fs.exists(temp):
+                fs.rm(temp)
+        except Exception:  # noqa: S110 - the original error matters more than the cleanup's
+            pass
+        raise
+    return result
+
+
+@dataclass
+class SavedOutput:
+    index: int
+    path: str
+    size: int
+    sha256: str
+    content_type: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+        }
+
+
+def save_task_outputs(
+    hook: RunwayHook,
+    task: RunwayTask,
+    output_path: Any,
+    *,
+    conn_id: str | None = None,
+    default_ext: str = "mp4",
+    max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+) -> list[SavedOutput]:
+    """Download every output of a SUCCEEDED task to ``output_path``; a URL found expired is refreshed
+    (one new GET of the task for fresh signed URLs), once."""
+    from airflow_provider_runway.exceptions import RunwayOutputExpiredError
+
+    base = locate(output_path, conn_id=conn_id, field="output_path")
+    outputs = list(task.outputs)
+    refreshed = False
+    saved: list[SavedOutput] = []
+    for index in range(len(outputs)):
+        while True:
+            url = outputs[index]
+            target = base.child(output_name(task.id, index, url, default_ext))
+
+            def fetch(handle: BinaryIO, url: str = url) -> tuple[int, str, str | None]:
+                return hook.download(url, handle, max_bytes=max_bytes)
+
+            try:
+                size, digest, content_type = stream_to(target, fetch)
+            except RunwayOutputExpiredError:
+                if refreshed:
+                    raise
+                refreshed = True
+                hook.log.warning("Output URL of Runway task %s expired; fetching fresh URLs", task.id)
+                fresh = hook.get_task(task.id)
+                if len(fresh.outputs) != len(outputs):
+                    raise
+                outputs = list(fresh.outputs)
+                continue
+            hook.log.info(
+                "Saved Runway output %d of task %s to %s (%d bytes)", index, task.id, target.url, size
+            )
+            saved.append(SavedOutput(index, target.url, size, digest, content_type))
+            break
+    return saved
+
+
+def sha256_writer(handle: BinaryIO, chunks: Any, *, max_bytes: int, url: str) -> tuple[int, str]:
+    """Write chunks to ``handle``, hashing as it goes; refuse past ``max_bytes``."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        size += len(chunk)
+        if size > max_bytes:
+            raise RunwayError(f"Output {redact_url(url)} is larger than the {max_bytes} byte download limit")
+        digest.update(chunk)
+        handle.write(chunk)
+    return size, digest.hexdigest()
+
+
+def ensure_output_path(output_path: Any, conn_id: str | None) -> None:
+    """Fail before any paid call when the output location cannot be opened."""
+    try:
+        locate(output_path, conn_id=conn_id, field="output_path")
+    except RunwayValidationError:
+        raise
+    except Exception as err:
+        raise RunwayConfigurationError(f"output_path {output_path!r} cannot be used: {err}") from None
