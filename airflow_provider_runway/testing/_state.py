@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -451,7 +452,7 @@ class SimState:
         endpoint: str,
         body: dict[str, Any],
         *,
-        faults: list[Fault] = (),  # type: ignore[assignment]
+        faults: Sequence[Fault] = (),
         overrides: dict[str, Any] | None = None,
     ) -> Task:
         """Validate a create body and make the task; raises :class:`SimError` for a rejected request."""

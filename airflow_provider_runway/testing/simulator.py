@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from airflow_provider_runway.testing import _media
+from airflow_provider_runway.testing._schema import Issue
 from airflow_provider_runway.testing._state import (
     API_VERSION,
     FAULT_KINDS,
@@ -401,7 +402,7 @@ class _Server:
             raise SimError(
                 400,
                 "Validation of path parameters failed",
-                issues=[_issue("invalid_string", ("id",), "Invalid uuid")],
+                issues=[Issue("invalid_string", ("id",), "Invalid uuid")],
             )
 
     def _create(self, request: Request, endpoint: str, faults: list[Fault]) -> Response:
@@ -487,8 +488,6 @@ class _Server:
         except SimError as exc:
             xml = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{exc.code}</Code><Message>{exc.message}</Message></Error>"
             response = Response(exc.status, xml.encode(), "application/xml")
-            if exc.code in ("MalformedPOSTRequest", "MissingContentLength"):
-                response.action = None
             self.state.record_request("POST", request.path, exc.status, None)
             return response
         self.state.record_request("POST", request.path, 204, None)
@@ -543,12 +542,6 @@ class _Server:
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _issue(code: str, path: tuple[str, ...], message: str) -> Any:
-    from airflow_provider_runway.testing._schema import Issue
-
-    return Issue(code, path, message)
-
-
 def _retry_after(value: Any) -> str:
     number = float(value)
     return str(int(number)) if number.is_integer() else str(number)
