@@ -56,18 +56,29 @@ class PollPlan:
     :param max_interval: the longest gap while queued or running.
     :param mode: ``adaptive`` (default) or ``fixed``.
     :param jitter: up to this many seconds are added to fixed gaps, so many tasks do not poll in step.
+        Default: a quarter of ``min_interval``, at most 1.5 s (Runway's SDK: 6 s with ~1.5 s of jitter), so
+        a short loopback interval is not swamped by a jitter meant for a real service.
     """
 
     min_interval: float = DEFAULT_POLL_INTERVAL
     max_interval: float = DEFAULT_MAX_POLL_INTERVAL
     mode: PollMode = "adaptive"
-    jitter: float = DEFAULT_JITTER
+    jitter: float | None = None
 
     def __post_init__(self) -> None:
         if self.min_interval <= 0 or self.max_interval < self.min_interval:
             raise ValueError("poll intervals must satisfy 0 < min_interval <= max_interval")
         if self.mode not in ("adaptive", "fixed"):
             raise ValueError(f"unknown polling mode {self.mode!r}")
+        if self.jitter is None:
+            object.__setattr__(self, "jitter", min(DEFAULT_JITTER, self.min_interval / 4))
+        elif self.jitter < 0:
+            raise ValueError("jitter must be >= 0")
+
+    @property
+    def spread(self) -> float:
+        """The jitter in seconds (always set after ``__post_init__``)."""
+        return float(self.jitter or 0.0)
 
 
 @dataclass
@@ -139,19 +150,19 @@ class PollTracker:
         """Seconds until the next poll: at least ``min_interval``, never past the deadline."""
         plan = self.plan
         if plan.mode == "fixed":
-            delay = plan.min_interval + plan.jitter * self.rng()
+            delay = plan.min_interval + plan.spread * self.rng()
         elif self._last_status in QUEUED_STATUSES or self._last_status is None:
             # Back off while queued: 1x, 1.5x, 2.25x ... the minimum, up to the maximum.
             growth = 1.5 ** max(0, self.queued_polls - 1)
-            delay = min(plan.max_interval, plan.min_interval * growth) + plan.jitter * self.rng() * 0.5
+            delay = min(plan.max_interval, plan.min_interval * growth) + plan.spread * self.rng() * 0.5
         elif self._last_status == TaskStatus.RUNNING.value:
             finish = self.estimated_finish()
             if finish is None:
-                delay = plan.min_interval + plan.jitter * self.rng() * 0.5
+                delay = plan.min_interval + plan.spread * self.rng() * 0.5
             else:
                 delay = finish + FINISH_MARGIN + 0.5 * self.rng() - now
         else:  # unknown status: plain interval
-            delay = plan.min_interval + plan.jitter * self.rng()
+            delay = plan.min_interval + plan.spread * self.rng()
         delay = min(max(delay, plan.min_interval), plan.max_interval)
         return max(0.0, min(delay, deadline - now))
 
@@ -364,12 +375,14 @@ def finish_event(event_data: Any, *, endpoint: str | None = None, model: str | N
         raise RunwayTimeoutError(task_id, event_data.get("message") or f"Runway task {task_id} timed out")
     if status == "error":
         raise RunwayError(event_data.get("message") or f"Waiting for Runway task {task_id} failed")
-    if task is None or task.status.lower() != status:
-        raise RunwayError(f"Runway event {status!r} for task {task_id} does not carry a matching task")
     if status == "cancelled":
+        # Either the task says CANCELLED, or it vanished (404) after being seen: the event then carries the
+        # last task seen, still unfinished. Both mean the remote work was cancelled or deleted.
         from airflow_provider_runway.exceptions import RunwayTaskCancelledError
 
         raise RunwayTaskCancelledError(task_id, event_data.get("message") or "cancelled or deleted remotely")
+    if task is None or task.status.lower() != status:
+        raise RunwayError(f"Runway event {status!r} for task {task_id} does not carry a matching task")
     error = outcome_error(task)
     if error is not None:
         raise error
