@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_runway tests example_dags benchmarks
-	$(BIN)/ruff format --check airflow_provider_runway tests example_dags benchmarks
+	$(BIN)/ruff check airflow_provider_runway tests example_dags benchmarks scripts
+	$(BIN)/ruff format --check airflow_provider_runway tests example_dags benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -37,7 +37,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 demo: $(STAMP)
-	$(BIN)/python -m airflow_provider_runway.testing.demo
+	$(BIN)/python scripts/demo.py
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
