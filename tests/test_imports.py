@@ -1,0 +1,98 @@
+"""Import cost and import-time side effects, measured in a fresh interpreter.
+
+Importing Airflow itself already brings httpx and SQLAlchemy, so "does not import httpx" means nothing here.
+What can break, and is checked: models.py adds nothing but the standard library to what the error module
+(hence Airflow) already loaded; the hook module leaves requests/urllib3 unimported until a sync call needs
+them; and neither import opens a socket, reads a data file, starts a process or a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys, threading
+    import airflow_provider_runway.exceptions  # the baseline: Airflow's exception module, hence Airflow
+    import airflow.sdk
+    before = set(sys.modules)
+    threads = threading.active_count()
+    events = []
+
+    def audit(event, args):
+        if event.startswith(("socket.", "subprocess.", "os.system", "os.exec", "os.spawn", "urllib.")):
+            events.append([event, repr(args)[:200]])
+        elif event == "open":
+            path = str(args[0])
+            if not path.endswith((".py", ".pyc", ".so", ".pth")):
+                events.append([event, path])
+
+    sys.addaudithook(audit)
+    import airflow_provider_runway.models
+    after_models = set(sys.modules)
+    import airflow_provider_runway.hooks.runway as hook_module
+    after_hook = set(sys.modules)
+    hook = hook_module.RunwayHook("a_connection_that_does_not_exist")  # no lookup, no I/O in __init__
+    after_init = set(sys.modules)
+    result = {
+        "models_new": sorted(after_models - before),
+        "hook_new": sorted(after_hook - after_models),
+        "init_new": sorted(after_init - after_hook),
+        "requests_after_init": "requests" in sys.modules,
+        "urllib3_after_init": "urllib3" in sys.modules,
+        "events": list(events),  # a copy: importing requests later probes IPv6 with a socket
+        "threads_started": threading.active_count() - threads,
+        "stdlib": sorted(sys.stdlib_module_names),
+    }
+    hook.session  # the sync half's session is created (and requests imported) on first use
+    result["requests_after_session"] = "requests" in sys.modules
+    print("RESULT" + json.dumps(result))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def probe() -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    (line,) = [line for line in out.stdout.splitlines() if line.startswith("RESULT")]
+    return json.loads(line[len("RESULT") :])
+
+
+def top(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def test_models_adds_only_stdlib_and_itself(probe):
+    stdlib = set(probe["stdlib"])
+    foreign = [m for m in probe["models_new"] if top(m) not in stdlib and top(m) != "airflow_provider_runway"]
+    assert foreign == []
+    assert "airflow_provider_runway.models" in probe["models_new"]
+
+
+def test_hook_module_does_not_import_requests_eagerly(probe):
+    assert probe["requests_after_init"] is False
+    assert probe["urllib3_after_init"] is False
+    assert probe["requests_after_session"] is True  # the check above is not vacuous
+
+
+def test_hook_module_adds_only_airflow_and_its_own_modules(probe):
+    stdlib = set(probe["stdlib"])
+    foreign = [
+        m
+        for m in probe["hook_new"] + probe["init_new"]
+        if top(m) not in stdlib and top(m) not in {"airflow", "airflow_provider_runway"}
+    ]
+    assert foreign == []
+
+
+def test_no_network_file_process_or_thread_at_import(probe):
+    assert probe["events"] == []
+    assert probe["threads_started"] == 0
