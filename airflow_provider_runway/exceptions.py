@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_runway._compat import AirflowException, AirflowFailException
 
 
 class RunwayError(AirflowException):

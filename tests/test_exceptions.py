@@ -6,9 +6,9 @@ import inspect
 import re
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_runway import exceptions as exc_module
+from airflow_provider_runway._compat import AirflowException, AirflowFailException
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
     RunwayAuthError,

@@ -13,6 +13,7 @@ from pathlib import Path
 import airflow
 import jsonschema
 import pytest
+from airflow import __version__ as airflow_version
 
 from airflow_provider_runway import __version__, models
 from airflow_provider_runway.get_provider_info import get_provider_info
@@ -135,6 +136,13 @@ def test_providers_manager_lists_the_provider(providers_manager):
     assert provider.data["package-name"] == DISTRIBUTION
 
 
+AIRFLOW_3_2 = pytest.mark.skipif(
+    tuple(int(x) for x in airflow_version.split(".")[:2]) < (3, 2),
+    reason="conn-fields metadata and the task-runtime providers manager arrived in Airflow 3.2",
+)
+
+
+@AIRFLOW_3_2
 def test_providers_manager_knows_the_connection_type(providers_manager):
     (meta,) = [
         m for m in providers_manager.iter_connection_type_hook_ui_metadata() if m.connection_type == "runway"
@@ -148,6 +156,7 @@ def test_providers_manager_knows_the_connection_type(providers_manager):
     )
 
 
+@AIRFLOW_3_2
 def test_task_runtime_hooks_contain_runway():
     """Airflow 3.3 moved ProvidersManager.hooks (now deprecated) to the task SDK's runtime manager."""
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
@@ -158,6 +167,20 @@ def test_task_runtime_hooks_contain_runway():
     assert hook_info.connection_id_attribute_name == "runway_conn_id"
     assert hook_info.package_name == DISTRIBUTION
     assert hook_info.connection_testable is True
+
+
+def test_ui_field_behaviour_for_airflow_3_1_matches_the_declared_form():
+    """3.1 builds the form from the hook: same labels and placeholders, raw extra left visible."""
+    from airflow_provider_runway.hooks.runway import RunwayHook
+
+    behaviour = RunwayHook.get_ui_field_behaviour()
+    (conn_type,) = get_provider_info()["connection-types"]
+    assert behaviour["relabeling"] == conn_type["ui-field-behaviour"]["relabeling"]
+    assert "extra" not in behaviour["hidden_fields"]
+    assert set(behaviour["hidden_fields"]) == set(conn_type["ui-field-behaviour"]["hidden-fields"]) - {
+        "extra"
+    }
+    assert behaviour["placeholders"]["host"] == conn_type["ui-field-behaviour"]["placeholders"]["host"]
 
 
 def test_airflow_providers_hooks_cli(tmp_path):

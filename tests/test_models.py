@@ -436,7 +436,7 @@ def failed(code, failure="it broke"):
 
 @pytest.mark.parametrize("code", ["SAFETY.INPUT.TEXT", "INPUT_PREPROCESSING.SAFETY.IMAGE", "ASSET.INVALID"])
 def test_failure_error_rejects_moderation_and_invalid_assets(code):
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_runway._compat import AirflowFailException
 
     err = models.failure_error(failed(code))
     assert isinstance(err, RunwayTaskRejectedError)
@@ -449,7 +449,7 @@ def test_failure_error_rejects_moderation_and_invalid_assets(code):
     "code", ["INTERNAL", "THIRD_PARTY.UNAVAILABLE", "INTERNAL.BAD_OUTPUT.X", None, "SAFETYNET", "NEW.CODE"]
 )
 def test_failure_error_other_failures_may_be_retried(code):
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_runway._compat import AirflowFailException
 
     err = models.failure_error(failed(code))
     assert type(err) is RunwayTaskFailedError

@@ -189,6 +189,25 @@ class RunwayHook(BaseHook):
         self._async_settings: ConnectionSettings | None = None
         self._sleep: Callable[[float], None] = time.sleep
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form on Airflow 3.1 (3.2+ reads ``conn-fields`` from get_provider_info instead).
+
+        3.1 has no declared extra fields, so the raw Extra JSON stays visible there.
+        """
+        from airflow_provider_runway.get_provider_info import get_provider_info
+
+        (conn_type,) = get_provider_info()["connection-types"]
+        behaviour = conn_type["ui-field-behaviour"]
+        return {
+            "hidden_fields": [f for f in behaviour["hidden-fields"] if f != "extra"],
+            "relabeling": dict(behaviour["relabeling"]),
+            "placeholders": {
+                **behaviour["placeholders"],
+                "extra": '{"api_version": "2024-11-06", "timeout": 30, "max_retries": 5}',
+            },
+        }
+
     # ----------------------------------------------------------------------------------------------------
     # Connection
     # ----------------------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator, BaseOperatorLink, conf
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_runway import media, models, polling
+from airflow_provider_runway._compat import conf
 from airflow_provider_runway.exceptions import RunwayError, RunwayNotFoundError, RunwayValidationError
 from airflow_provider_runway.hooks.runway import RunwayHook
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
@@ -241,13 +242,21 @@ class RunwayBaseOperator(BaseOperator):
             }
 
         if first is None:
-            first = self.hook.get_task(
-                task_id, submitted_at=submitted_at, not_exist_grace=self.not_exist_grace
-            )
-        self.log.info("Runway task %s: %s", task_id, first.describe())
+            try:
+                first = self.hook.get_task(
+                    task_id, submitted_at=submitted_at, not_exist_grace=self.not_exist_grace
+                )
+            except RunwayError as err:
+                # The task exists and is paid for: a blip here must not fail (and, without durable state,
+                # resubmit) it. The wait loop polls again within its failure budget.
+                if not polling.is_transient_poll_error(err):
+                    raise
+                self.log.warning("Could not check Runway task %s right after submit: %s", task_id, err)
         deadline = submitted_at + timeout
-        if first.terminal:
-            return self._complete(context, polling.event(first.status.lower(), task_id, task=first))
+        if first is not None:
+            self.log.info("Runway task %s: %s", task_id, first.describe())
+            if first.terminal:
+                return self._complete(context, polling.event(first.status.lower(), task_id, task=first))
         if self.deferrable:
             self.defer(
                 trigger=RunwayTaskTrigger(

@@ -8,11 +8,13 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_runway import models, polling
+from airflow_provider_runway._compat import conf
+from airflow_provider_runway.exceptions import RunwayError
 from airflow_provider_runway.hooks.runway import RunwayHook
-from airflow_provider_runway.operators.runway import RunwayTaskLink
+from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLink
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
 
 if TYPE_CHECKING:
@@ -88,11 +90,20 @@ class RunwayTaskSensor(BaseSensorOperator):
         self._started = time.time()
         task_id = self._check_id()
         settings = self.hook.settings
-        context["ti"].xcom_push(key=RunwayTaskLink().xcom_key, value=settings.task_link(task_id))
+        link = settings.task_link(task_id)
+        # RunwayTaskLink.get_link reads runway_task_url: without it the framework overwrites the link with "".
+        context["ti"].xcom_push(key=XCOM_TASK_URL, value=link)
+        context["ti"].xcom_push(key=RunwayTaskLink().xcom_key, value=link)
         if not self.deferrable:
             return super().execute(context)
-        first = self._get()
-        if first.terminal:
+        try:
+            first: models.RunwayTask | None = self._get()
+        except RunwayError as err:
+            if not polling.is_transient_poll_error(err):
+                raise
+            self.log.warning("Could not check Runway task %s before deferring: %s", task_id, err)
+            first = None
+        if first is not None and first.terminal:
             return self.execute_complete(context, polling.event(first.status.lower(), task_id, task=first))
         timeout = float(self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout)
         deadline = time.time() + timeout
