@@ -80,6 +80,12 @@ class PollPlan:
         """The jitter in seconds (always set after ``__post_init__``)."""
         return float(self.jitter or 0.0)
 
+    @property
+    def finish_margin(self) -> float:
+        """How far past the estimated finish the adaptive schedule aims (plus up to as much again at
+        random): :data:`FINISH_MARGIN` at the default 6 s interval, proportionally less for short ones."""
+        return min(FINISH_MARGIN, self.min_interval / 12)
+
 
 @dataclass
 class PollTracker:
@@ -160,7 +166,8 @@ class PollTracker:
             if finish is None:
                 delay = plan.min_interval + plan.spread * self.rng() * 0.5
             else:
-                delay = finish + FINISH_MARGIN + 0.5 * self.rng() - now
+                margin = plan.finish_margin
+                delay = finish + margin + margin * self.rng() - now
         else:  # unknown status: plain interval
             delay = plan.min_interval + plan.spread * self.rng()
         delay = min(max(delay, plan.min_interval), plan.max_interval)

@@ -114,14 +114,25 @@ def test_a_deadline_already_passed_means_poll_now():
 
 @pytest.mark.parametrize("draw", [0.0, 0.5, 0.999])
 def test_adaptive_delay_after_two_running_samples_aims_just_past_the_estimated_finish(draw):
-    tracker = PollTracker(PollPlan(min_interval=1.0, max_interval=60.0), rng=lambda: draw)
+    tracker = PollTracker(PollPlan(min_interval=5.0, max_interval=60.0), rng=lambda: draw)
     tracker.observe(task("RUNNING", 0.2), T0)
     tracker.observe(task("RUNNING", 0.4), T0 + 2.0)  # 0.1 per second: finishes at T0 + 8
     assert tracker.estimated_finish() == pytest.approx(T0 + 8.0)
     delay = tracker.next_delay(T0 + 2.0, deadline=T0 + 3600)
     wake = T0 + 2.0 + delay
-    assert T0 + 8.0 < wake <= T0 + 8.0 + FINISH_MARGIN + 0.5
-    assert wake == pytest.approx(T0 + 8.0 + FINISH_MARGIN + 0.5 * draw)
+    margin = 5.0 / 12
+    assert T0 + 8.0 < wake <= T0 + 8.0 + 2 * margin
+    assert wake == pytest.approx(T0 + 8.0 + margin + margin * draw)
+
+
+def test_finish_margin_is_half_a_second_at_the_default_interval_and_shrinks_for_loopback_intervals():
+    assert PollPlan(min_interval=6.0).finish_margin == pytest.approx(FINISH_MARGIN) == 0.5
+    assert PollPlan(min_interval=30.0, max_interval=60.0).finish_margin == FINISH_MARGIN
+    tracker = PollTracker(PollPlan(min_interval=0.06), rng=lambda: 1.0)
+    tracker.observe(task("RUNNING", 0.0), T0)
+    tracker.observe(task("RUNNING", 0.1), T0 + 0.1)  # finishes at T0 + 1.0
+    wake = T0 + 0.1 + tracker.next_delay(T0 + 0.1, deadline=T0 + 60)
+    assert T0 + 1.0 < wake <= T0 + 1.01
 
 
 def test_adaptive_estimate_is_capped_by_max_interval_and_ignored_without_progress_gain():

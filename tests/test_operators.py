@@ -1,0 +1,672 @@
+"""The generation operators against the simulator over a real socket: every row of the outcome table, in
+both modes.
+
+* ``sync``: ``deferrable=False``, the operator drives ``hook.wait_for_task`` itself.
+* ``deferred``: ``execute`` raises ``TaskDeferred``; the trigger's ``run()`` gives its single event (as the
+  triggerer would, in a fresh event loop); ``execute_complete`` turns it into the result.
+
+No wire mocks: the simulator is a real HTTP server; faults, outcomes and timings are set through its
+in-process control, and what the provider did is read back from its accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+from airflow_provider_runway.exceptions import (
+    RunwayError,
+    RunwayTaskCancelledError,
+    RunwayTaskFailedError,
+    RunwayTaskRejectedError,
+    RunwayTimeoutError,
+    RunwayValidationError,
+)
+from airflow_provider_runway.hooks.runway import aclose_shared_clients
+from airflow_provider_runway.operators.runway import (
+    DEFER_TIMEOUT_MARGIN,
+    STATE_KEY,
+    XCOM_TASK_ID,
+    XCOM_TASK_URL,
+    RunwayImageToVideoOperator,
+    RunwayTaskLink,
+    RunwayVideoToVideoOperator,
+)
+from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
+pytestmark = pytest.mark.timeout(60)
+
+IMAGE = "https://example.com/cat.jpg"
+VIDEO = "https://example.com/cat.mp4"
+MODES = ["sync", "deferred"]
+
+
+# --------------------------------------------------------------------------------------------------------
+# A minimal task context: a TaskInstance that records XCom pushes, and a dict-backed task state store
+# --------------------------------------------------------------------------------------------------------
+class FakeTI:
+    def __init__(self) -> None:
+        self.pushes: list[tuple[str, Any]] = []
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        json.dumps(value)  # XCom values must be JSON
+        self.pushes.append((key, value))
+
+    def pushed(self, key: str) -> list[Any]:
+        return [value for k, value in self.pushes if k == key]
+
+
+class FakeStateStore:
+    """The get/set/delete surface of Airflow 3.3's ``context["task_state_store"]``, kept in a dict."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return copy.deepcopy(self.data.get(key, default))
+
+    def set(self, key: str, value: Any, *, retention: timedelta | None = None) -> None:
+        if value is None:
+            raise ValueError("Cannot set value as None")
+        self.data[key] = json.loads(json.dumps(value))  # stored as JSON, as the real store does
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+def make_context(store: FakeStateStore | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"ti": FakeTI()}
+    if store is not None:
+        context["task_state_store"] = store
+    return context
+
+
+def i2v(**kwargs: Any) -> RunwayImageToVideoOperator:
+    params: dict[str, Any] = {
+        "task_id": "generate",
+        "prompt_image": IMAGE,
+        "prompt_text": "a cat walks",
+        "ratio": "1280:720",
+        "duration": 5,
+        "poll_interval": 0.05,
+        "max_poll_interval": 2.0,
+    }
+    params.update(kwargs)
+    return RunwayImageToVideoOperator(**params)
+
+
+def v2v(**kwargs: Any) -> RunwayVideoToVideoOperator:
+    params: dict[str, Any] = {
+        "task_id": "restyle",
+        "video_uri": VIDEO,
+        "prompt_text": "make it snow",
+        "poll_interval": 0.05,
+        "max_poll_interval": 2.0,
+    }
+    params.update(kwargs)
+    return RunwayVideoToVideoOperator(**params)
+
+
+def use_conn(handle: Any, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> None:
+    """``runway_default`` pointing at the simulator, with extra connection extras."""
+    conn = handle.airflow_conn
+    conn["extra"].update(extra)
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(conn))
+
+
+def trigger_events(trigger: RunwayTaskTrigger) -> list[Any]:
+    """Run the trigger to its end in a fresh event loop, as a triggerer would; every event it fired."""
+
+    async def main() -> list[Any]:
+        try:
+            return [event async for event in trigger.run()]
+        finally:
+            await aclose_shared_clients()
+
+    return asyncio.run(main())
+
+
+def run_trigger(trigger: RunwayTaskTrigger) -> dict[str, Any]:
+    events = trigger_events(trigger)
+    assert len(events) == 1, f"a trigger fires exactly one event, got {len(events)}"
+    return events[0].payload
+
+
+def deferral(operator: Any, context: dict[str, Any]) -> TaskDeferred:
+    with pytest.raises(TaskDeferred) as info:
+        operator.execute(context)
+    return info.value
+
+
+def run_op(operator: Any, context: dict[str, Any], mode: str) -> Any:
+    """Run the operator to its outcome in ``mode``; in deferred mode it must really defer."""
+    if mode == "sync":
+        operator.deferrable = False
+        return operator.execute(context)
+    operator.deferrable = True
+    deferred = deferral(operator, context)
+    assert deferred.method_name == "execute_complete"
+    event = run_trigger(deferred.trigger)
+    return getattr(operator, deferred.method_name)(context, event)
+
+
+def only_task(sim: Any) -> dict[str, Any]:
+    tasks = sim.control.tasks()
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
+def creates(sim: Any) -> int:
+    return len(sim.control.accounting()["creates"])
+
+
+def get_requests(sim: Any) -> list[dict[str, Any]]:
+    return [
+        r for r in sim.control.accounting()["requests"] if r["method"] == "GET" and "/v1/tasks/" in r["path"]
+    ]
+
+
+@pytest.fixture
+def direct(runway_simulator_direct, monkeypatch):
+    """The runway flavor (supports DELETE), tasks run ~0.4 s so the first check sees them unfinished."""
+    runway_simulator_direct.set_airflow_conn(monkeypatch)
+    runway_simulator_direct.control.configure(running_seconds=0.4)
+    return runway_simulator_direct
+
+
+@pytest.fixture
+def gateway(runway_simulator, monkeypatch):
+    runway_simulator.set_airflow_conn(monkeypatch)
+    runway_simulator.control.configure(running_seconds=0.4)
+    return runway_simulator
+
+
+# --------------------------------------------------------------------------------------------------------
+# Deferral: the trigger, its kwargs, method_name and timeout
+# --------------------------------------------------------------------------------------------------------
+def test_execute_defers_to_the_trigger_with_every_kwarg_method_name_and_timeout(direct):
+    op = i2v(
+        deferrable=True,
+        poll_interval=0.25,
+        max_poll_interval=3.0,
+        polling_mode="fixed",
+        timeout=120,
+        cancel_on_kill=False,
+        cancel_on_timeout=False,
+        not_exist_grace=12.0,
+        max_poll_failures=7,
+    )
+    context = make_context()
+    before = time.time()
+    deferred = deferral(op, context)
+    after = time.time()
+
+    trigger = deferred.trigger
+    assert type(trigger) is RunwayTaskTrigger
+    assert deferred.method_name == "execute_complete"
+    assert deferred.kwargs is None
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_runway.triggers.runway.RunwayTaskTrigger"
+    task = only_task(direct)
+    submitted_at = kwargs["submitted_at"]
+    assert before <= submitted_at <= after
+    assert kwargs == {
+        "runway_task_id": task["id"],
+        "runway_conn_id": "runway_default",
+        "deadline": pytest.approx(submitted_at + 120),
+        "poll_interval": 0.25,
+        "max_poll_interval": 3.0,
+        "polling_mode": "fixed",
+        "submitted_at": submitted_at,
+        "not_exist_grace": 12.0,
+        "max_poll_failures": 7,
+        "cancel_on_kill": False,
+        "cancel_on_timeout": False,
+    }
+    # The framework's defer timeout fires after the trigger's own deadline (which polls once more and
+    # cancels), never before it.
+    assert isinstance(deferred.timeout, timedelta)
+    remaining = kwargs["deadline"] - after
+    assert (
+        remaining + DEFER_TIMEOUT_MARGIN - 1 <= deferred.timeout.total_seconds() <= 120 + DEFER_TIMEOUT_MARGIN
+    )
+    # The id went to XCom before deferring; the task was checked once, not polled.
+    assert context["ti"].pushed(XCOM_TASK_ID) == [task["id"]]
+    assert task["gets"] == 1
+
+
+def test_a_task_already_finished_at_the_first_check_completes_without_deferring(direct):
+    direct.control.configure(running_seconds=0.0)
+    op = i2v(deferrable=True)
+    manifest = op.execute(make_context())
+    assert manifest["status"] == "SUCCEEDED"
+    assert only_task(direct)["gets"] == 1
+
+
+def test_template_fields_cover_every_user_value():
+    assert set(RunwayImageToVideoOperator.template_fields) >= {
+        "runway_conn_id",
+        "prompt_image",
+        "model",
+        "prompt_text",
+        "seed",
+        "duration",
+        "ratio",
+        "extra_body",
+    }
+    assert set(RunwayVideoToVideoOperator.template_fields) >= {
+        "runway_conn_id",
+        "video_uri",
+        "prompt_text",
+        "model",
+        "seed",
+        "references",
+        "extra_body",
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# The outcome table, row by row, in both modes
+# --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+def test_succeeded_returns_the_manifest_and_pushes_the_id_and_link(direct, mode):
+    store = FakeStateStore()
+    context = make_context(store)
+    manifest = run_op(i2v(), context, mode)
+
+    task = only_task(direct)
+    assert manifest["runway_task_id"] == task["id"]
+    assert manifest["endpoint"] == "image_to_video"
+    assert manifest["model"] == "gen4_turbo"
+    assert manifest["status"] == "SUCCEEDED"
+    assert len(manifest["outputs"]) == 1
+    assert manifest["outputs"][0]["index"] == 0
+    assert f"/_files/{task['id']}/0.mp4" in manifest["outputs"][0]["url"]
+    assert manifest["cost_credits"] == 25.0  # gen4_turbo: 5 credits/s x 5 s
+    assert manifest["polls"] >= 1 and manifest["running_seconds"] is not None
+    json.dumps(manifest)  # it goes to XCom
+
+    ti = context["ti"]
+    assert ti.pushed(XCOM_TASK_ID) == [task["id"]]
+    link = f"{direct.base_url}/v1/tasks/{task['id']}"
+    assert ti.pushed(XCOM_TASK_URL) == [link]
+    assert ti.pushed(RunwayTaskLink().xcom_key) == [link]
+    accounting = direct.control.accounting()
+    assert len(accounting["creates"]) == 1
+    assert accounting["cancels"] == []
+    assert accounting["statuses"][task["id"]] == "SUCCEEDED"
+    assert store.data == {}  # the logical generation is over: a rerun creates anew
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_video_to_video_succeeds_with_its_own_body(direct, mode):
+    manifest = run_op(v2v(seed=7), make_context(), mode)
+    assert manifest["endpoint"] == "video_to_video" and manifest["model"] == "gen4_aleph"
+    assert manifest["status"] == "SUCCEEDED"
+    body = direct.control.accounting()["creates"][0]["body"]
+    assert body == {"videoUri": VIDEO, "promptText": "make it snow", "model": "gen4_aleph", "seed": 7}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("code", ["INTERNAL", "THIRD_PARTY.UNAVAILABLE", "INTERNAL.BAD_OUTPUT.CODE01"])
+def test_failed_with_a_retryable_code_is_a_failure_airflow_may_retry(direct, mode, code):
+    direct.control.add_fault("task_failed", failure_code=code, failure="The GPU fell over.", times=1)
+    with pytest.raises(RunwayTaskFailedError) as info:
+        run_op(i2v(), make_context(), mode)
+    error = info.value
+    assert not isinstance(error, AirflowFailException)
+    assert not isinstance(error, RunwayTaskRejectedError)
+    assert error.failure_code == code
+    assert code in str(error) and "The GPU fell over." in str(error)
+    assert direct.control.accounting()["cancels"] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "code", ["SAFETY.INPUT.TEXT", "INPUT_PREPROCESSING.SAFETY.IMAGE.PUBLIC_FIGURE", "ASSET.INVALID"]
+)
+def test_failed_with_a_moderation_or_asset_code_fails_without_airflow_retries(direct, mode, code):
+    direct.control.add_fault("task_failed", failure_code=code, failure="Rejected.", times=1)
+    with pytest.raises(RunwayTaskRejectedError) as info:
+        run_op(i2v(), make_context(), mode)
+    assert isinstance(info.value, AirflowFailException)
+    assert code in str(info.value)
+    assert direct.control.accounting()["cancels"] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cancelled_remotely_fails_naming_the_cancel(direct, mode):
+    direct.control.add_fault("task_cancelled", times=1)
+    store = FakeStateStore()
+    with pytest.raises(RunwayTaskCancelledError, match="cancelled"):
+        run_op(i2v(), make_context(store), mode)
+    assert direct.control.accounting()["cancels"] == []  # nobody here sent a DELETE
+    assert store.data == {}
+
+
+def delete_once_seen(sim: Any, min_gets: int = 2) -> threading.Thread:
+    """Someone else deletes the task once the waiter has polled it ``min_gets`` times."""
+
+    def run() -> None:
+        end = time.time() + 10
+        while time.time() < end:
+            for task in sim.control.tasks():
+                if task["gets"] >= min_gets and task["status"] in ("PENDING", "RUNNING"):
+                    sim.control.state.delete_task(task["id"])
+                    return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_task_deleted_remotely_while_waiting_404_fails_as_cancelled(direct, mode):
+    direct.control.configure(running_seconds=5.0, cancelled_get="404")
+    deleter = delete_once_seen(direct)
+    with pytest.raises(RunwayTaskCancelledError, match="cancelled or deleted remotely"):
+        run_op(i2v(max_poll_interval=0.3), make_context(), mode)
+    deleter.join(5)
+    assert [c["kind"] for c in direct.control.accounting()["cancels"]] == ["cancel"]  # the other party's
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deadline_passed_times_out_and_cancels_the_unfinished_task(direct, mode):
+    direct.control.configure(running_seconds=30.0)
+    store = FakeStateStore()
+    with pytest.raises(RunwayTimeoutError) as info:
+        run_op(i2v(timeout=0.6), make_context(store), mode)
+    assert "remote cancel: cancelled" in str(info.value)
+    task = only_task(direct)
+    accounting = direct.control.accounting()
+    assert accounting["cancels"] == [
+        {
+            "task_id": task["id"],
+            "kind": "cancel",
+            "status": "RUNNING",
+            "time": pytest.approx(time.time(), abs=30),
+        }
+    ]
+    assert accounting["orphans"] == []
+    assert task["cancelled"] is True
+    assert store.data == {}  # cancelled: a retry submits anew
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deadline_without_cancel_on_timeout_leaves_the_task_running(direct, mode):
+    direct.control.configure(running_seconds=30.0)
+    with pytest.raises(RunwayTimeoutError):
+        run_op(i2v(timeout=0.4, cancel_on_timeout=False), make_context(), mode)
+    accounting = direct.control.accounting()
+    assert accounting["cancels"] == []
+    assert accounting["orphans"] == [only_task(direct)["id"]]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deadline_on_the_gateway_which_cannot_cancel_times_out_and_keeps_the_task_for_a_retry(gateway, mode):
+    gateway.control.configure(running_seconds=30.0)
+    store = FakeStateStore()
+    with pytest.raises(RunwayTimeoutError, match="remote cancel: unsupported"):
+        run_op(i2v(timeout=0.5), make_context(store), mode)
+    deletes = [r for r in gateway.control.accounting()["requests"] if r["method"] == "DELETE"]
+    assert [r["status"] for r in deletes] == [405]
+    # Still running remotely and billed: a retry must re-attach to it, not pay for another.
+    assert store.data[STATE_KEY]["id"] == only_task(gateway)["id"]
+
+
+def test_sync_on_kill_while_waiting_cancels_the_remote_task(direct):
+    direct.control.configure(running_seconds=30.0)
+    op = i2v(deferrable=False)
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            op.execute(make_context())
+        except BaseException as err:  # handed to the test thread
+            outcome.append(err)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    end = time.time() + 10
+    while not (op._waiting_on and direct.control.tasks() and only_task(direct)["gets"] >= 1):
+        assert time.time() < end, "the operator never started waiting"
+        time.sleep(0.01)
+    op.on_kill()
+    worker.join(10)
+    assert not worker.is_alive()
+    task = only_task(direct)
+    assert [(c["task_id"], c["kind"], c["status"]) for c in direct.control.accounting()["cancels"]] == [
+        (task["id"], "cancel", "RUNNING")
+    ]
+    assert len(outcome) == 1 and isinstance(outcome[0], RunwayTaskCancelledError)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_on_kill_after_the_task_finished_sends_nothing(direct, mode):
+    op = i2v()
+    run_op(op, make_context(), mode)
+    before = direct.control.accounting()["request_count"]
+    op.on_kill()
+    accounting = direct.control.accounting()
+    assert accounting["request_count"] == before
+    assert accounting["cancels"] == []
+    assert accounting["statuses"][only_task(direct)["id"]] == "SUCCEEDED"
+
+
+def test_on_kill_is_off_with_cancel_on_kill_false(direct):
+    direct.control.configure(running_seconds=30.0)
+    op = i2v(cancel_on_kill=False)
+    op._waiting_on = "0b9e6c1e-8a4b-4c2f-9d3e-1f2a3b4c5d6e"
+    op.on_kill()
+    assert direct.control.accounting()["request_count"] == 0
+
+
+# --------------------------------------------------------------------------------------------------------
+# Durable execution: a retry re-attaches instead of paying twice
+# --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+def test_a_retry_with_the_same_state_store_re_attaches_with_no_new_create(direct, mode):
+    store = FakeStateStore()
+    first = deferral(i2v(deferrable=True), make_context(store))  # worker released, then lost
+    task_id = first.trigger.runway_task_id
+    assert store.data[STATE_KEY]["id"] == task_id
+
+    retry = i2v()  # a fresh operator instance, as on a new worker
+    context = make_context(store)
+    manifest = run_op(retry, context, mode)
+    assert manifest["runway_task_id"] == task_id
+    assert context["ti"].pushed(XCOM_TASK_ID) == [task_id]
+    assert creates(direct) == 1
+    assert store.data == {}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_retry_after_the_task_succeeded_unseen_collects_it_without_a_create(direct, mode):
+    store = FakeStateStore()
+    deferral(i2v(deferrable=True), make_context(store))
+    time.sleep(0.5)  # it finished while nobody watched
+    manifest = (
+        run_op(i2v(), make_context(store), mode)
+        if mode == "sync"
+        else i2v(deferrable=True).execute(make_context(store))
+    )
+    assert manifest["status"] == "SUCCEEDED"
+    assert creates(direct) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_after_failed_the_retry_submits_anew(direct, mode):
+    direct.control.add_fault("task_failed", failure_code="INTERNAL", times=1)
+    store = FakeStateStore()
+    with pytest.raises(RunwayTaskFailedError):
+        run_op(i2v(), make_context(store), mode)
+    assert store.data == {}
+    manifest = run_op(i2v(), make_context(store), mode)
+    assert manifest["status"] == "SUCCEEDED"
+    assert creates(direct) == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_recorded_task_that_failed_while_the_worker_was_gone_is_not_reused(direct, mode):
+    store = FakeStateStore()
+    old = deferral(i2v(deferrable=True), make_context(store)).trigger.runway_task_id
+    direct.control.force_outcome(old, "FAILED", failure_code="INTERNAL")
+    manifest = run_op(i2v(), make_context(store), mode)
+    assert manifest["runway_task_id"] != old
+    assert creates(direct) == 2
+
+
+def test_durable_false_ignores_the_store(direct):
+    store = FakeStateStore()
+    deferral(i2v(deferrable=True, durable=False), make_context(store))
+    assert store.data == {}
+    deferral(i2v(deferrable=True, durable=False), make_context(store))
+    assert creates(direct) == 2
+
+
+# --------------------------------------------------------------------------------------------------------
+# Validation before any HTTP, execute_complete's contract, wait_for_completion=False
+# --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "field"),
+    [
+        (i2v, {"seed": -1}, "seed"),
+        (i2v, {"seed": 4_294_967_296}, "seed"),
+        (i2v, {"prompt_text": "x" * 1001}, "prompt_text"),
+        (i2v, {"prompt_image": "data:image/gif;base64,R0lGODlhAQABAAAAACw="}, "prompt_image"),
+        (i2v, {"ratio": "1:1"}, "ratio"),
+        (i2v, {"timeout": 0}, "timeout"),
+        (i2v, {"poll_interval": -1}, "poll_interval"),
+        (i2v, {"polling_mode": "eager"}, "polling_mode"),
+        (v2v, {"prompt_text": ""}, "prompt_text"),
+        (v2v, {"video_uri": "http://example.com/cat.mp4"}, "video_uri"),
+    ],
+)
+def test_validation_errors_name_the_field_before_any_http(direct, mode, factory, kwargs, field):
+    op = factory(deferrable=mode == "deferred", **kwargs)
+    with pytest.raises(RunwayValidationError) as info:
+        op.execute(make_context(FakeStateStore()))
+    assert info.value.field.split("[")[0].split(".")[0] == field
+    accounting = direct.control.accounting()
+    assert accounting["request_count"] == 0
+    assert accounting["creates"] == []
+
+
+def test_a_sub_second_poll_interval_is_refused_against_a_real_service(runway_conn):
+    op = i2v(poll_interval=0.5)  # runway_conn points at api.dev.runwayml.com: no request may be sent
+    with pytest.raises(RunwayValidationError) as info:
+        op.execute(make_context())
+    assert info.value.field == "poll_interval"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        {},
+        {"status": "done", "runway_task_id": "x"},
+        {"status": "SUCCEEDED", "runway_task_id": "x"},
+        {"status": "succeeded", "runway_task_id": "x", "task": None},
+        "succeeded",
+    ],
+)
+def test_execute_complete_with_an_unknown_event_raises_never_returns(event):
+    with pytest.raises(RunwayError):
+        i2v().execute_complete(make_context(), event)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wait_for_completion_false_pushes_the_id_and_returns_without_polling(direct, mode):
+    direct.control.configure(running_seconds=30.0)
+    context = make_context()
+    result = i2v(wait_for_completion=False, deferrable=mode == "deferred").execute(context)
+    task = only_task(direct)
+    assert result == {
+        "runway_task_id": task["id"],
+        "endpoint": "image_to_video",
+        "model": "gen4_turbo",
+        "status": "SUBMITTED",
+    }
+    assert context["ti"].pushed(XCOM_TASK_ID) == [task["id"]]
+    accounting = direct.control.accounting()
+    assert task["gets"] == 0 and accounting["request_count"] == 1
+    assert accounting["cancels"] == []
+
+
+# --------------------------------------------------------------------------------------------------------
+# The gateway's task_not_exist window, transient poll failures, adaptive polling
+# --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+def test_the_gateway_task_not_exist_window_is_survived(gateway, mode):
+    gateway.control.configure(task_not_exist_seconds=0.5, running_seconds=0.2, envelope_fraction=0.5)
+    manifest = run_op(i2v(), make_context(), mode)
+    assert manifest["status"] == "SUCCEEDED"
+    statuses = [r["status"] for r in get_requests(gateway)]
+    assert statuses[0] == 400  # task_not_exist right after the create
+    assert statuses[-1] == 200
+    assert creates(gateway) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [("http_error", {"status": 503}), ("http_error", {"status": 502}), ("rate_limit", {})],
+)
+def test_a_burst_of_transient_poll_failures_within_the_budget_is_survived(
+    direct, monkeypatch, mode, kind, params
+):
+    use_conn(direct, monkeypatch, max_retries=0)  # every failure reaches the wait loop's budget
+    direct.control.add_fault(kind, path="tasks_get", times=3, **params)
+    manifest = run_op(i2v(max_poll_failures=3), make_context(), mode)
+    assert manifest["status"] == "SUCCEEDED"
+    failed = [r for r in get_requests(direct) if r["fault"]]
+    assert len(failed) == 3
+    assert get_requests(direct)[0]["fault"] == kind  # the burst started with the check right after submit
+    assert creates(direct) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_poll_failures_beyond_the_budget_give_an_error_and_keep_the_task_for_a_retry(
+    direct, monkeypatch, mode
+):
+    use_conn(direct, monkeypatch, max_retries=0)
+    direct.control.configure(running_seconds=2.0)
+    store = FakeStateStore()
+    op = i2v(max_poll_failures=2)
+    context = make_context(store)
+    if mode == "sync":
+        direct.control.add_fault("http_error", path="tasks_get", status=503)
+        with pytest.raises(RunwayError, match="3 polls in a row failed") as info:
+            op.execute(context)
+    else:
+        op.deferrable = True
+        deferred = deferral(op, context)
+        direct.control.add_fault("http_error", path="tasks_get", status=503)
+        event = run_trigger(deferred.trigger)
+        assert event["status"] == "error"
+        with pytest.raises(RunwayError, match="3 polls in a row failed") as info:
+            op.execute_complete(context, event)
+    assert not isinstance(info.value, (RunwayTaskFailedError, RunwayTimeoutError))
+    assert direct.control.accounting()["cancels"] == []
+    assert store.data[STATE_KEY]["id"] == only_task(direct)["id"]  # the task may still run: re-attach
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_adaptive_polling_makes_far_fewer_gets_than_fixed_on_the_same_task(direct, mode):
+    direct.control.configure(running_seconds=1.5)
+    gets = {}
+    for polling_mode in ("adaptive", "fixed"):
+        manifest = run_op(i2v(polling_mode=polling_mode, poll_interval=0.05), make_context(), mode)
+        gets[polling_mode] = direct.control.accounting()["gets"][manifest["runway_task_id"]]
+    assert gets["fixed"] >= 10
+    assert gets["fixed"] >= 3 * gets["adaptive"], gets
