@@ -1,0 +1,204 @@
+"""RunwayTaskSensor against the simulator: poke mode and deferred mode end the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+from airflow_provider_runway.exceptions import (
+    RunwayError,
+    RunwayTaskCancelledError,
+    RunwayTaskFailedError,
+    RunwayTaskRejectedError,
+    RunwayTimeoutError,
+    RunwayValidationError,
+)
+from airflow_provider_runway.hooks.runway import RunwayHook, aclose_shared_clients
+from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLink
+from airflow_provider_runway.sensors.runway import RunwayTaskSensor
+from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
+pytestmark = pytest.mark.timeout(60)
+
+BODY = {
+    "model": "gen4_turbo",
+    "promptImage": "https://example.com/cat.jpg",
+    "ratio": "1280:720",
+    "duration": 5,
+}
+MODES = ["poke", "deferred"]
+
+
+class FakeTI:
+    def __init__(self) -> None:
+        self.pushes: list[tuple[str, Any]] = []
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        json.dumps(value)
+        self.pushes.append((key, value))
+
+
+def sensor(task_id: str, **kwargs: Any) -> RunwayTaskSensor:
+    params: dict[str, Any] = {
+        "task_id": "wait",
+        "runway_task_id": task_id,
+        "poll_interval": 0.05,
+        "timeout": 30,
+    }
+    params.update(kwargs)
+    return RunwayTaskSensor(**params)
+
+
+def run_trigger(trigger: RunwayTaskTrigger) -> dict[str, Any]:
+    async def main() -> list[Any]:
+        try:
+            return [event.payload async for event in trigger.run()]
+        finally:
+            await aclose_shared_clients()
+
+    events = asyncio.run(main())
+    assert len(events) == 1
+    return events[0]
+
+
+def run_sensor(op: RunwayTaskSensor, mode: str, context: dict[str, Any] | None = None) -> Any:
+    context = context if context is not None else {"ti": FakeTI()}
+    if mode == "poke":
+        op.deferrable = False
+        return op.execute(context)
+    op.deferrable = True
+    with pytest.raises(TaskDeferred) as info:
+        op.execute(context)
+    return getattr(op, info.value.method_name)(context, run_trigger(info.value.trigger))
+
+
+@pytest.fixture
+def direct(runway_simulator_direct, monkeypatch):
+    runway_simulator_direct.set_airflow_conn(monkeypatch)
+    runway_simulator_direct.control.configure(running_seconds=0.4)
+    return runway_simulator_direct
+
+
+def submit() -> str:
+    return RunwayHook().submit("image_to_video", BODY).id
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_sensor_returns_the_manifest_and_pushes_the_link(direct, mode):
+    task_id = submit()
+    context = {"ti": FakeTI()}
+    manifest = run_sensor(sensor(task_id), mode, context)
+    assert manifest["runway_task_id"] == task_id and manifest["status"] == "SUCCEEDED"
+    assert len(manifest["outputs"]) == 1
+    link = f"{direct.base_url}/v1/tasks/{task_id}"
+    # RunwayTaskLink.get_link reads runway_task_url: the sensor must push it or the button goes blank.
+    assert (XCOM_TASK_URL, link) in context["ti"].pushes
+    assert (RunwayTaskLink().xcom_key, link) in context["ti"].pushes
+    assert direct.control.accounting()["cancels"] == []
+
+
+def test_the_sensor_defers_with_its_settings_and_never_cancels_by_default(direct):
+    direct.control.configure(running_seconds=30.0)
+    task_id = submit()
+    op = sensor(task_id, deferrable=True, timeout=120, polling_mode="fixed", max_poll_failures=4)
+    before = time.time()
+    with pytest.raises(TaskDeferred) as info:
+        op.execute({"ti": FakeTI()})
+    deferred = info.value
+    assert deferred.method_name == "execute_complete"
+    assert deferred.timeout == timedelta(seconds=120 + 300)
+    path, kwargs = deferred.trigger.serialize()
+    assert path == "airflow_provider_runway.triggers.runway.RunwayTaskTrigger"
+    assert kwargs["runway_task_id"] == task_id
+    assert before + 120 <= kwargs["deadline"] <= time.time() + 120
+    assert kwargs["polling_mode"] == "fixed" and kwargs["max_poll_failures"] == 4
+    assert kwargs["poll_interval"] == 0.05
+    # The sensor did not create the task: it neither cancels on kill nor at its deadline.
+    assert kwargs["cancel_on_kill"] is False and kwargs["cancel_on_timeout"] is False
+
+
+def test_a_finished_task_completes_without_deferring(direct):
+    direct.control.configure(running_seconds=0.0)
+    task_id = submit()
+    manifest = sensor(task_id, deferrable=True).execute({"ti": FakeTI()})
+    assert manifest["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_moderation_failure_fails_the_sensor_without_retries(direct, mode):
+    direct.control.add_fault("task_failed", failure_code="SAFETY.INPUT.IMAGE", times=1)
+    task_id = submit()
+    with pytest.raises(RunwayTaskRejectedError, match=r"SAFETY\.INPUT\.IMAGE") as info:
+        run_sensor(sensor(task_id), mode)
+    assert isinstance(info.value, AirflowFailException)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_transient_failure_fails_the_sensor_retryably(direct, mode):
+    direct.control.add_fault("task_failed", failure_code="INTERNAL", times=1)
+    task_id = submit()
+    with pytest.raises(RunwayTaskFailedError) as info:
+        run_sensor(sensor(task_id), mode)
+    assert not isinstance(info.value, AirflowFailException)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cancelled_task_fails_the_sensor_naming_the_cancel(direct, mode):
+    direct.control.add_fault("task_cancelled", times=1)
+    task_id = submit()
+    with pytest.raises(RunwayTaskCancelledError):
+        run_sensor(sensor(task_id), mode)
+
+
+def test_the_deferred_sensor_times_out_without_cancelling_a_task_it_did_not_create(direct):
+    direct.control.configure(running_seconds=30.0)
+    task_id = submit()
+    with pytest.raises(RunwayTimeoutError):
+        run_sensor(sensor(task_id, timeout=0.3), "deferred")
+    accounting = direct.control.accounting()
+    assert accounting["cancels"] == []
+    assert accounting["orphans"] == [task_id]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_invalid_task_id_is_refused_before_any_http(direct, mode):
+    op = sensor("../organization", deferrable=mode == "deferred")
+    with pytest.raises(RunwayValidationError) as info:
+        op.execute({"ti": FakeTI()})
+    assert info.value.field == "runway_task_id"
+    assert direct.control.accounting()["request_count"] == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_gateway_task_not_exist_window_is_survived(runway_simulator, monkeypatch, mode):
+    runway_simulator.set_airflow_conn(monkeypatch)
+    runway_simulator.control.configure(task_not_exist_seconds=0.3, running_seconds=0.2)
+    task_id = submit()
+    manifest = run_sensor(sensor(task_id), mode)
+    assert manifest["status"] == "SUCCEEDED"
+    statuses = [
+        r["status"] for r in runway_simulator.control.accounting()["requests"] if r["method"] == "GET"
+    ]
+    assert statuses[0] == 400 and statuses[-1] == 200
+
+
+def test_a_transient_failure_of_the_check_before_deferring_still_defers(direct, monkeypatch):
+    conn = direct.airflow_conn
+    conn["extra"]["max_retries"] = 0
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(conn))
+    task_id = submit()
+    direct.control.add_fault("http_error", path="tasks_get", status=503, times=2)
+    manifest = run_sensor(sensor(task_id), "deferred")
+    assert manifest["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("event", [None, {"status": "bogus"}, {"status": "succeeded", "task": None}])
+def test_execute_complete_with_an_unknown_event_raises(event):
+    with pytest.raises(RunwayError):
+        sensor("0b9e6c1e-8a4b-4c2f-9d3e-1f2a3b4c5d6e").execute_complete({"ti": FakeTI()}, event)
