@@ -861,6 +861,9 @@ def exchange(
         if outcome is None:  # pragma: no cover - a runner bug
             raise RuntimeError("exchange() was resumed without an outcome after Send")
         if isinstance(outcome, HttpResponse) and 200 <= outcome.status < 300:
+            if request.task_id and _is_missing_task_answer(outcome.body):
+                # the gateway may say task_not_exist with a 200: the grace window applies all the same
+                raise error_for(settings, request, outcome, attempts=attempt)
             return decode_success(settings, request, outcome)
         decision = decide_retry(request, outcome, attempt=attempt, waited=waited, policy=policy, rng=rng)
         if not decision.retry:
@@ -869,6 +872,20 @@ def exchange(
         yield Wait(
             decision.delay, f"{request.method} {request.path} failed ({decision.reason}); retry {attempt}"
         )
+
+
+def _is_missing_task_answer(body: bytes) -> bool:
+    """A 2xx body that is the gateway's task_not_exist marker rather than a task."""
+    if not is_task_not_exist(body):
+        return False
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return True
+    if not isinstance(data, Mapping) or "status" in data:
+        return not isinstance(data, Mapping)
+    inner = data.get("data")
+    return not (isinstance(inner, Mapping) and inner.get("status"))
 
 
 def decode_success(settings: ConnectionSettings, request: ApiRequest, response: HttpResponse) -> Any:
@@ -966,6 +983,10 @@ def error_for(
             f"(HTTP {status}), not the Runway API; check the base URL"
         )
     message, issues = _server_message(data) if data is not None else (_body_snippet(outcome.body), [])
+    if settings.api_key and settings.api_key in message:  # a server that echoes the key back
+        message = message.replace(settings.api_key, "***")
+    if settings.api_key and data is not None and settings.api_key in json.dumps(data, default=str):
+        data = json.loads(json.dumps(data, default=str).replace(settings.api_key, "***"))
     kwargs: dict[str, Any] = {
         "status_code": status,
         "method": request.method,

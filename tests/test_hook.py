@@ -762,3 +762,30 @@ def test_two_hooks_in_one_loop_share_one_client(monkeypatch, runway_conn):
     asyncio.run(one_hook())
     assert len(made) == 2 and made[0] is not made[1]
     assert len(wire.sent) == 3
+
+
+# --------------------------------------------------------------------------------------------------------
+# Echoed keys, task_not_exist on a 200, a missing connection
+# --------------------------------------------------------------------------------------------------------
+def test_key_echoed_by_the_server_is_scrubbed(half, runway_api_key):
+    echo = Reply(400, {"error": f"bad request from Bearer {runway_api_key}", "issues": []})
+    with pytest.raises(RunwayAPIError) as info:
+        half.call(RunwayHook(), Wire([echo]), "get_task", TASK_ID)
+    assert runway_api_key not in str(info.value)
+    assert runway_api_key not in json.dumps(info.value.body)
+    assert "***" in str(info.value)
+
+
+def test_task_not_exist_with_http_200_gets_the_grace_window(half, runway_conn):
+    runway_conn(GATEWAY)
+    ok_not_exist = Reply(200, {"code": "task_not_exist", "message": "task_not_exist", "data": None})
+    task = half.call(RunwayHook(), Wire([ok_not_exist]), "get_task", TASK_ID, submitted_at=time.time() - 1)
+    assert task.status == "PENDING" and not task.visible
+    with pytest.raises(RunwayNotFoundError):
+        half.call(RunwayHook(), Wire([ok_not_exist]), "get_task", TASK_ID, submitted_at=time.time() - 300)
+
+
+def test_test_connection_for_a_missing_connection_says_so(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_RUNWAY_DEFAULT", raising=False)
+    ok, message = RunwayHook("runway_no_such_conn").test_connection()
+    assert ok is False and "runway_no_such_conn" in message

@@ -714,6 +714,8 @@ class RunwayHook(BaseHook):
             return False, f"The API key was rejected: {err}"
         except RunwayError as err:
             return False, str(err)
+        except Exception as err:  # e.g. the connection does not exist: say so rather than raise
+            return False, f"{type(err).__name__}: {err}"
 
 
 class _MultipartStream:
