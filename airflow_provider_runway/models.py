@@ -899,6 +899,14 @@ def decode_success(settings: ConnectionSettings, request: ApiRequest, response: 
     try:
         return json.loads(response.body)
     except (ValueError, UnicodeDecodeError):
+        if request.billed:
+            # A 2xx means the server took the create: the task exists and is billed, only its id was lost.
+            raise RunwaySubmitUncertainError(
+                f"Create {request.method} {request.path} on connection {settings.conn_id!r} answered HTTP "
+                f"{response.status} with malformed JSON ({_body_snippet(response.body)}). The task may exist "
+                "and be billed, so it was NOT retried: check Runway's dashboard before running it again.",
+                endpoint=request.path,
+            ) from None
         raise RunwayProtocolError(
             f"malformed JSON in the answer ({_body_snippet(response.body)})",
             status_code=response.status,
