@@ -450,6 +450,34 @@ def test_sync_on_kill_while_waiting_cancels_the_remote_task(direct):
     assert len(outcome) == 1 and isinstance(outcome[0], RunwayTaskCancelledError)
 
 
+def test_sync_on_kill_between_submit_and_the_first_check_cancels(direct):
+    """A kill that lands while the first GET after the create is still in flight must not orphan the task."""
+    direct.control.configure(running_seconds=30.0)
+    direct.control.add_fault("slow", path="tasks_get", times=1, delay=1.5)
+    # No cancel at the deadline: a cancel can only come from on_kill.
+    op = i2v(deferrable=False, timeout=4.0, cancel_on_timeout=False)
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            op.execute(make_context())
+        except BaseException as err:  # handed to the test thread
+            outcome.append(err)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    end = time.time() + 10
+    while not (direct.control.tasks() and only_task(direct)["gets"] >= 1):  # the slow check is in flight
+        assert time.time() < end, "the operator never submitted"
+        time.sleep(0.01)
+    op.on_kill()
+    worker.join(10)
+    assert not worker.is_alive()
+    cancels = direct.control.accounting()["cancels"]
+    assert [(c["task_id"], c["kind"]) for c in cancels] == [(only_task(direct)["id"], "cancel")]
+    assert len(outcome) == 1 and isinstance(outcome[0], RunwayTaskCancelledError)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_on_kill_after_the_task_finished_sends_nothing(direct, mode):
     op = i2v()

@@ -125,6 +125,7 @@ class RunwayBaseOperator(BaseOperator):
         self.max_poll_failures = max_poll_failures
         self.durable = durable
         self._waiting_on: str | None = None
+        self._submitted_at: float | None = None
         self._last_seen: models.RunwayTask | None = None
         self._resolved: dict[str, Any] = {}
 
@@ -241,43 +242,44 @@ class RunwayBaseOperator(BaseOperator):
                 "status": "SUBMITTED",
             }
 
-        if first is None:
-            try:
-                first = self.hook.get_task(
-                    task_id, submitted_at=submitted_at, not_exist_grace=self.not_exist_grace
-                )
-            except RunwayError as err:
-                # The task exists and is paid for: a blip here must not fail (and, without durable state,
-                # resubmit) it. The wait loop polls again within its failure budget.
-                if not polling.is_transient_poll_error(err):
-                    raise
-                self.log.warning("Could not check Runway task %s right after submit: %s", task_id, err)
-        deadline = submitted_at + timeout
-        if first is not None:
-            self.log.info("Runway task %s: %s", task_id, first.describe())
-            if first.terminal:
-                return self._complete(context, polling.event(first.status.lower(), task_id, task=first))
-        if self.deferrable:
-            self.defer(
-                trigger=RunwayTaskTrigger(
-                    runway_task_id=task_id,
-                    runway_conn_id=self.runway_conn_id,
-                    deadline=deadline,
-                    poll_interval=plan.min_interval,
-                    max_poll_interval=plan.max_interval,
-                    polling_mode=plan.mode,
-                    submitted_at=submitted_at,
-                    not_exist_grace=self.not_exist_grace,
-                    max_poll_failures=self.max_poll_failures,
-                    cancel_on_kill=self.cancel_on_kill,
-                    cancel_on_timeout=self.cancel_on_timeout,
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN),
-            )
-        self._waiting_on = task_id
-        self._last_seen = first
+        # From here on a kill of this worker cancels the (paid, unfinished) remote task.
+        self._waiting_on, self._submitted_at = task_id, submitted_at
         try:
+            if first is None:
+                try:
+                    first = self.hook.get_task(
+                        task_id, submitted_at=submitted_at, not_exist_grace=self.not_exist_grace
+                    )
+                except RunwayError as err:
+                    # The task exists and is paid for: a blip here must not fail (and, without durable state,
+                    # resubmit) it. The wait loop polls again within its failure budget.
+                    if not polling.is_transient_poll_error(err):
+                        raise
+                    self.log.warning("Could not check Runway task %s right after submit: %s", task_id, err)
+            deadline = submitted_at + timeout
+            if first is not None:
+                self.log.info("Runway task %s: %s", task_id, first.describe())
+                if first.terminal:
+                    return self._complete(context, polling.event(first.status.lower(), task_id, task=first))
+            if self.deferrable:
+                self.defer(
+                    trigger=RunwayTaskTrigger(
+                        runway_task_id=task_id,
+                        runway_conn_id=self.runway_conn_id,
+                        deadline=deadline,
+                        poll_interval=plan.min_interval,
+                        max_poll_interval=plan.max_interval,
+                        polling_mode=plan.mode,
+                        submitted_at=submitted_at,
+                        not_exist_grace=self.not_exist_grace,
+                        max_poll_failures=self.max_poll_failures,
+                        cancel_on_kill=self.cancel_on_kill,
+                        cancel_on_timeout=self.cancel_on_timeout,
+                    ),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN),
+                )
+            self._last_seen = first
             event = self.hook.wait_for_task(
                 task_id,
                 deadline=deadline,
@@ -288,9 +290,9 @@ class RunwayBaseOperator(BaseOperator):
                 max_poll_failures=self.max_poll_failures,
                 cancel_on_timeout=self.cancel_on_timeout,
             )
+            return self._complete(context, event)
         finally:
             self._waiting_on = None
-        return self._complete(context, event)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired (on a worker)."""
@@ -370,7 +372,9 @@ class RunwayBaseOperator(BaseOperator):
         if not task_id or not self.cancel_on_kill:
             return
         try:
-            task = self.hook.get_task(task_id)
+            task = self.hook.get_task(
+                task_id, submitted_at=self._submitted_at, not_exist_grace=self.not_exist_grace
+            )
             if models.may_cancel(task):
                 self.log.info("Cancelling Runway task %s (%s) on kill", task_id, task.status)
                 self.hook.cancel_task(task_id)
