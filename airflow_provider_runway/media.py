@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 import posixpath
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +45,11 @@ DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 * 1024 * 1024
 IMAGE_EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 VIDEO_EXTENSIONS = {".mp4": "video/mp4", ".mov": "video/quicktime", ".m4v": "video/mp4"}
 REMOTE_PREFIXES = ("https://", "http://", "data:", "runway://")
+#: fsspec protocols that fetch from any network host (and ``a::b`` chains, which can wrap them): a file
+#: argument never goes through them, so a templated input cannot make the worker fetch an internal URL.
+NETWORK_FETCH_PROTOCOLS = frozenset(
+    {"http", "https", "ftp", "sftp", "ssh", "smb", "webdav", "webhdfs", "hdfs", "git", "github", "dask"}
+)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -72,7 +79,15 @@ def locate(url: Any, *, conn_id: str | None = None, field: str = "path") -> Loca
     if not text.strip():
         raise RunwayValidationError(field, "must be a path or an object-storage URL")
     text = text.strip()
-    if "://" not in text:
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if "::" in scheme or scheme in NETWORK_FETCH_PROTOCOLS:
+            raise RunwayValidationError(
+                field,
+                f"{redact_url(text)} would be fetched from a network host by the provider; give an https URL "
+                "(Runway fetches it), a local path or an object-storage URL (s3://, gs://, ...)",
+            )
+    else:
         import fsspec
 
         return Location(fsspec.filesystem("file"), os.path.abspath(os.path.expanduser(text)), text)
@@ -265,20 +280,67 @@ def placeholder_assets(value: Any, kind: AssetKind) -> Any:
 # --------------------------------------------------------------------------------------------------------
 # Outputs
 # --------------------------------------------------------------------------------------------------------
+def _resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to; empty when it does not resolve (the connect then fails)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
+#: How a download's host is resolved before connecting (tests replace it).
+resolve_host: Callable[[str, int], list[str]] = _resolve
+
+
+def is_internal_address(address: str) -> bool:
+    """Loopback, private, link-local (cloud metadata), shared, reserved or multicast: not the internet."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
 def check_download_url(url: str, *, allow_loopback_http: bool) -> str:
-    """Only https, or plain http to loopback when the connection allows it (the simulator)."""
+    """Refuse what the provider must not fetch: anything but https, and any host that is (or resolves to) a
+    loopback, private or link-local address. ``allow_loopback_http`` (the connection extra
+    ``allow_insecure_loopback``, for the simulator) lets loopback through, over http or https.
+
+    The host is resolved here, before the request; the HTTP client resolves it again to connect, so a DNS
+    server that answers differently the second time (DNS rebinding) is not stopped by this check.
+    """
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         raise RunwayError(f"Output URL is malformed: {redact_url(url)}") from None
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and allow_loopback_http and is_loopback_host(parts.hostname):
-        return url
-    raise RunwayError(
-        f"Refusing to download {redact_url(url)}: outputs are fetched over https only (plain http only to "
-        "127.0.0.1/localhost when the connection allows it)"
-    )
+    host = parts.hostname
+    if not host or parts.scheme not in ("https", "http"):
+        raise RunwayError(f"Refusing to download {redact_url(url)}: outputs are fetched over https only")
+    if parts.scheme == "http" and not (allow_loopback_http and is_loopback_host(host)):
+        raise RunwayError(
+            f"Refusing to download {redact_url(url)}: outputs are fetched over https only (plain http only "
+            "to 127.0.0.1/localhost when the connection allows it)"
+        )
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        addresses = [host]
+    except ValueError:
+        addresses = resolve_host(host, port or (443 if parts.scheme == "https" else 80))
+    for address in addresses:
+        if not is_internal_address(address):
+            continue
+        if allow_loopback_http and is_loopback_host(address):
+            continue
+        raise RunwayError(
+            f"Refusing to download {redact_url(url)}: {host} is or resolves to {address}, a loopback, private "
+            "or link-local address (only loopback is allowed, and only when the connection sets "
+            "allow_insecure_loopback)"
+        )
+    return url
 
 
 def output_extension(url: str, default: str) -> str:
