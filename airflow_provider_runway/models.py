@@ -1267,10 +1267,14 @@ def check_content_moderation(value: Any, field_name: str = "content_moderation")
             raise RunwayValidationError(field_name, "keys must be strings")
         wire = {"public_figure_threshold": "publicFigureThreshold"}.get(key, key)
         if wire == "publicFigureThreshold":
-            if item not in PUBLIC_FIGURE_THRESHOLDS:
+            if not isinstance(item, str) or item not in PUBLIC_FIGURE_THRESHOLDS:
                 raise RunwayValidationError(
                     f"{field_name}.publicFigureThreshold", f"must be 'auto' or 'low', got {item!r}"
                 )
+        try:
+            json.dumps(item, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError):
+            raise RunwayValidationError(f"{field_name}.{key}", "must be JSON-serialisable") from None
         result[wire] = item
     return result
 
