@@ -1191,6 +1191,7 @@ def check_prompt_text(
         )
     if "\x00" in text:
         raise RunwayValidationError(field_name, "must not contain NUL characters")
+    _check_utf8(text, field_name)
     return text
 
 
@@ -1204,6 +1205,16 @@ def _coerce_int(value: Any, field_name: str) -> int:
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,20}\s*", value):
         return int(value)  # a rendered Jinja template gives a string
     raise RunwayValidationError(field_name, f"must be a whole number, got {value!r:.60}")
+
+
+def _check_utf8(text: str, field_name: str) -> None:
+    """The body is sent as UTF-8: a lone surrogate (e.g. from a broken decode upstream) cannot be."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise RunwayValidationError(
+            field_name, f"is not valid Unicode (an unpaired surrogate at position {err.start})"
+        ) from None
 
 
 def check_seed(seed: Any, model: str, field_name: str = "seed") -> int | None:
@@ -1327,6 +1338,7 @@ def check_asset_uri(uri: Any, field_name: str, kind: Literal["image", "video"]) 
     if not isinstance(uri, str) or not uri.strip():
         raise RunwayValidationError(field_name, f"must be a URL or data URI string, got {type(uri).__name__}")
     uri = uri.strip()
+    _check_utf8(uri, field_name)
     lowered = uri[:16].lower()
     if lowered.startswith("data:"):
         mime, length = _data_uri_info(uri, field_name)
@@ -1429,7 +1441,7 @@ def merge_extra_body(body: dict[str, Any], extra_body: Any, named: Iterable[str]
                 f"extra_body.{key}", "is a named argument (validated there); set it there"
             )
         try:
-            json.dumps(value)
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError):
             raise RunwayValidationError(f"extra_body.{key}", "must be JSON-serialisable") from None
         body[key] = value
