@@ -43,8 +43,11 @@ test: lint typecheck unit
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# A real Airflow (api-server, scheduler, dag-processor, triggerer) against the simulator, plus headless
+# Chromium (installed with apt-get when missing); screenshots and logs land in build/e2e/.
+E2E_TIMEOUT ?= 900
 e2e: $(STAMP)
-	$(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
+	RUNWAY_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider -v --timeout=$(E2E_TIMEOUT) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -1,0 +1,110 @@
+"""End-to-end tests: a real Airflow against the Runway simulators, checked through the REST API, the
+simulators' accounting and headless Chromium. Run them with ``make e2e``.
+
+They are skipped unless ``RUNWAY_E2E=1`` is set or pytest is given ``-m e2e``, so the ordinary
+``pytest`` / ``make test`` run never starts Airflow.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+E2E_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(E2E_DIR))
+
+import runway_e2e_stack as e2e  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+_apt: subprocess.Popen[bytes] | None = None
+
+
+def _enabled(config: pytest.Config) -> bool:
+    return os.environ.get("RUNWAY_E2E") == "1" or (config.getoption("markexpr", "") or "").strip() == "e2e"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: end-to-end test on a real Airflow and the simulator (make e2e; needs RUNWAY_E2E=1)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ours = [item for item in items if E2E_DIR in Path(str(item.path)).resolve().parents]
+    if not _enabled(config):
+        skip = pytest.mark.skip(reason="end-to-end test: run `make e2e` (or set RUNWAY_E2E=1)")
+        for item in ours:
+            item.add_marker(skip)
+        return
+    if ours and not Path(CHROMIUM).exists():
+        _start_chromium_install()
+
+
+def _start_chromium_install() -> None:
+    """Install Debian's chromium in the background while Airflow starts (apt-get, as root)."""
+    global _apt
+    if _apt is not None or not shutil.which("apt-get") or os.geteuid() != 0:
+        return
+    e2e.BUILD.mkdir(parents=True, exist_ok=True)
+    e2e.log(f"{CHROMIUM} is missing: installing Debian's chromium in the background (apt-get)")
+    out = (e2e.BUILD / "apt-chromium.log").open("wb")
+    _apt = subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium",
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    out.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian's chromium; skips (saying why) only when it cannot be installed."""
+    if _apt is not None:
+        try:
+            _apt.wait(900)
+        except subprocess.TimeoutExpired:
+            os.killpg(_apt.pid, signal.SIGKILL)
+    if not Path(CHROMIUM).exists():
+        if _apt is None:
+            _start_chromium_install()
+            if _apt is not None:
+                _apt.wait(900)
+    if not Path(CHROMIUM).exists():
+        pytest.skip(
+            f"browser checks skipped: {CHROMIUM} is missing and `apt-get install chromium` was impossible "
+            f"(not root, no apt-get, or it failed: see {e2e.BUILD / 'apt-chromium.log'})"
+        )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def stack() -> Any:
+    """Airflow + simulators for the whole session; every process group is stopped afterwards, also when
+    a test fails, pytest is interrupted or the run gets SIGTERM."""
+    started = e2e.start_stack()
+    atexit.register(started.stop)  # a last resort if the teardown below never runs
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield started
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        e2e.finish_stack(started)
