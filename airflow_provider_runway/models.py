@@ -64,6 +64,8 @@ TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 MAX_PROMPT_TEXT = 1000  # UTF-16 code units (Runway)
 MAX_SEED = 4_294_967_295
 MAX_URL_LENGTH = 2048
+#: Runway's spec: asset URLs are at least 13 characters (``minLength``).
+MIN_URL_LENGTH = 13
 IMAGE_DATA_URI_LIMIT = 5 * 1024 * 1024
 VIDEO_DATA_URI_LIMIT = 16 * 1024 * 1024
 IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/webp"})
@@ -1311,6 +1313,8 @@ def check_https_url(uri: str, field_name: str, *, allow_loopback_http: bool = Fa
         raise RunwayValidationError(
             field_name, f"URLs may be at most {MAX_URL_LENGTH} characters, got {len(uri)}"
         )
+    if len(uri) < MIN_URL_LENGTH:
+        raise RunwayValidationError(field_name, f"URLs are at least {MIN_URL_LENGTH} characters, got {uri!r}")
     try:
         parts = urlsplit(uri)
         host = parts.hostname
@@ -1353,13 +1357,14 @@ def check_asset_uri(uri: Any, field_name: str, kind: Literal["image", "video"]) 
                 f"the {kind} data URI is {length / 1048576:.1f} MB of base64; the limit is {limit // 1048576} MB "
                 "(use a URL or an upload for larger files)",
             )
-        return uri
+        return "data:" + uri[len("data:") :]  # the scheme in lower case, as the API matches it
     if lowered.startswith("runway://"):
         if len(uri) <= len("runway://"):
             raise RunwayValidationError(field_name, "the runway:// URI is empty")
-        return uri
+        return "runway://" + uri[len("runway://") :]  # the scheme in lower case, as the API matches it
     if lowered.startswith(("https://", "http://")):
-        return check_https_url(uri, field_name)
+        scheme, rest = uri.split("://", 1)
+        return check_https_url(f"{scheme.lower()}://{rest}", field_name)
     raise RunwayValidationError(
         field_name,
         "must be an https URL, a data URI or a runway:// upload URI (local files: see media inputs)",
