@@ -153,8 +153,8 @@ def inspect_file(value: Any, kind: AssetKind, field: str, *, conn_id: str | None
         info = fs.info(location.path)
     except FileNotFoundError:
         raise RunwayValidationError(field, f"file {location.url} does not exist") from None
-    except OSError as err:
-        raise RunwayValidationError(field, f"cannot read {location.url}: {err}") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL byte in the path
+        raise RunwayValidationError(field, f"cannot read {location.url!r}: {err}") from None
     if info.get("type") == "directory":
         raise RunwayValidationError(field, f"{location.url} is a directory, not a file")
     size = int(info.get("size") or 0)
