@@ -128,6 +128,26 @@ _ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, h
 #: Pool size of the shared client: enough for thousands of triggers polling every few seconds.
 ASYNC_MAX_CONNECTIONS = 256
 ASYNC_MAX_KEEPALIVE = 64
+#: Requests in flight at once on a loop's shared clients; the rest wait their turn in an asyncio.Semaphore.
+#: httpcore's pool scans every queued request against every connection, and every connection (a socket
+#: check each) against every other, each time a request starts or ends: thousands of triggers polling at
+#: once (a triggerer restart) queued inside it stalled for minutes and hit pool timeouts, and 64 lingering
+#: connections still cost ~4 ms of CPU per poll. The semaphore wakes one waiter in O(1) and keeps the pool
+#: at 16 connections (benchmarks/bench_triggerer.py). The ceiling is 16 / latency polls per second (80/s at
+#: 200 ms): raise it for thousands of triggers against a slow endpoint.
+ASYNC_MAX_IN_FLIGHT = 16
+_ASYNC_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _async_gate() -> asyncio.Semaphore:
+    """The event loop's admission gate in front of the shared clients."""
+    loop = asyncio.get_running_loop()
+    gate = _ASYNC_GATES.get(loop)
+    if gate is None:
+        gate = _ASYNC_GATES[loop] = asyncio.Semaphore(ASYNC_MAX_IN_FLIGHT)
+    return gate
 
 
 def shared_async_client(verify: bool | str = True) -> httpx.AsyncClient:
@@ -324,13 +344,16 @@ class RunwayHook(BaseHook):
         req: PreparedRequest = action.request
         client = shared_async_client(req.verify)
         try:
-            response = await client.request(
-                req.method,
-                req.url,
-                headers=dict(req.headers),
-                content=req.content,
-                timeout=httpx.Timeout(req.read_timeout, connect=req.connect_timeout, pool=req.read_timeout),
-            )
+            async with _async_gate():
+                response = await client.request(
+                    req.method,
+                    req.url,
+                    headers=dict(req.headers),
+                    content=req.content,
+                    timeout=httpx.Timeout(
+                        req.read_timeout, connect=req.connect_timeout, pool=req.read_timeout
+                    ),
+                )
         except httpx.TransportError as exc:
             return httpx_failure(exc)
         return HttpResponse(
