@@ -1560,3 +1560,276 @@ def parse_organization(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, Mapping):
         raise RunwayProtocolError(f"the organization answer is not a JSON object: {_snippet(payload)}")
     return dict(payload)
+
+
+def credit_balance(organization: Mapping[str, Any]) -> float:
+    """``creditBalance`` from a ``GET /v1/organization`` answer."""
+    value = organization.get("creditBalance")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RunwayProtocolError(
+            f"the organization answer has no numeric creditBalance: {_snippet(organization)}"
+        )
+    return float(value)
+
+
+# --------------------------------------------------------------------------------------------------------
+# More endpoints: text_to_image, video_upscale, text_to_video, character_performance
+# --------------------------------------------------------------------------------------------------------
+_IMAGE_RATIOS_GEN4 = frozenset(
+    {
+        "1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768", "1920:1080",
+        "1080:1920", "2112:912", "1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720",
+    }
+)  # fmt: skip
+
+
+def _with_rules(model: str, *, requires: Mapping[str, frozenset[str]] | None = None, **changes: Any) -> None:
+    """Add a model, or extend a known one with more endpoints' required arguments or corrected limits."""
+    rules = KNOWN_MODEL_RULES.get(model, ModelRules())
+    merged = {**rules.requires, **(requires or {})}
+    KNOWN_MODEL_RULES[model] = replace(rules, requires=merged, **changes)
+
+
+# Runway's OpenAPI spec (2024-11-06): text_to_image and text_to_video require these arguments per model;
+# prompt limits are per model (the same on every endpoint that takes the model).
+_T2I = "text_to_image"
+_T2V = "text_to_video"
+_with_rules(
+    "gen4_image_turbo",
+    ratios=_IMAGE_RATIOS_GEN4,
+    requires={_T2I: frozenset({"prompt_text", "ratio", "reference_images"})},
+)
+_with_rules("gen4_image", ratios=_IMAGE_RATIOS_GEN4, requires={_T2I: frozenset({"prompt_text", "ratio"})})
+for _model, _limit in {
+    "gpt_image_2": 32000,
+    "gemini_image3_pro": 5500,
+    "gemini_image3.1_flash": 5500,
+    "muse_image": 4000,
+    "seedream5_pro": 4000,
+    "seedream5_lite": 4000,
+    "grok_imagine_image_2": 2500,
+}.items():
+    _with_rules(_model, max_prompt=_limit, requires={_T2I: frozenset({"prompt_text", "ratio"})})
+_with_rules("gen4.5", requires={_T2V: frozenset({"prompt_text", "ratio", "duration"})})
+_with_rules("veo3.1", requires={_T2V: frozenset({"prompt_text", "ratio"})})
+_with_rules("veo3.1_fast", requires={_T2V: frozenset({"prompt_text", "ratio"})})
+for _model, _limit in {
+    "hailuo3": 6000,
+    "happyhorse_1_0": 2500,
+    "seedance2": 3500,
+    "seedance2_fast": 3500,
+    "seedance2_mini": 3500,
+    "gemini_omni_flash": 4000,
+    "grok_imagine_1_5": 2500,
+    "wan3": 20000,
+}.items():
+    _with_rules(_model, max_prompt=_limit, requires={_T2V: frozenset({"prompt_text"})})
+_with_rules("seedance2_5", max_prompt=15000)
+_with_rules("act_two", ratios=_GEN4_RATIOS)
+#: gen4.5 takes fewer ratios from text than from an image.
+TEXT_TO_VIDEO_RATIOS: dict[str, frozenset[str]] = {"gen4.5": frozenset({"1280:720", "720:1280"})}
+#: models whose duration may be ``"auto"`` (billed at the maximum, refunded after).
+AUTO_DURATION_MODELS = frozenset({"seedance2", "seedance2_fast", "seedance2_mini", "seedance2_5"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".webm", ".m4v", ".mkv"})
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+
+
+def check_reference_images(value: Any, field_name: str = "reference_images") -> list[dict[str, Any]] | None:
+    """``referenceImages``: URIs or ``{"uri": ..., "tag"?: ..., ...}`` dicts (extra keys are kept)."""
+    if value is None or value == []:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise RunwayValidationError(
+            field_name, "must be a list of image URIs or {'uri': ..., 'tag': ...} dicts"
+        )
+    result: list[dict[str, Any]] = []
+    for index, item in enumerate(value):
+        where = f"{field_name}[{index}]"
+        if isinstance(item, str):
+            item = {"uri": item}
+        if not isinstance(item, Mapping) or "uri" not in item:
+            raise RunwayValidationError(where, "must be an image URI or a dict {'uri': ..., 'tag': ...}")
+        tag = item.get("tag")
+        if tag is not None and (not isinstance(tag, str) or not tag.strip()):
+            raise RunwayValidationError(f"{where}.tag", f"must be a non-empty string, got {tag!r:.40}")
+        result.append({**item, "uri": check_asset_uri(item["uri"], f"{where}.uri", "image")})
+    return result
+
+
+def _check_int_range(value: Any, field_name: str, low: int, high: int) -> int | None:
+    if value is None or value == "":
+        return None
+    number = _coerce_int(value, field_name)
+    if not low <= number <= high:
+        raise RunwayValidationError(field_name, f"must be between {low} and {high}, got {number}")
+    return number
+
+
+def _check_required_args(endpoint: str, model: str, arguments: Mapping[str, Any]) -> None:
+    check_required(endpoint, model, arguments)
+
+
+def build_text_to_image_body(
+    *,
+    prompt_text: Any,
+    model: Any,
+    ratio: Any = None,
+    reference_images: Any = None,
+    seed: Any = None,
+    content_moderation: Any = None,
+    extra_body: Any = None,
+) -> dict[str, Any]:
+    """The body of ``POST /v1/text_to_image`` (``promptText`` always; ``ratio`` and ``referenceImages``
+    as the model requires)."""
+    model_name = check_model(model)
+    fields = {
+        "model": model_name,
+        "promptText": check_prompt_text(prompt_text, model_name, required=True),
+        "ratio": check_ratio(ratio, model_name),
+        "referenceImages": check_reference_images(reference_images),
+        "seed": check_seed(seed, model_name),
+        "contentModeration": check_content_moderation(content_moderation),
+    }
+    body = merge_extra_body(_drop_none(fields), extra_body, named=fields)
+    _check_required_args(
+        _T2I,
+        model_name,
+        {
+            "prompt_text": body.get("promptText"),
+            "ratio": body.get("ratio"),
+            "reference_images": body.get("referenceImages"),
+        },
+    )
+    return body
+
+
+def build_video_upscale_body(
+    *, video_uri: Any, model: Any, resolution: Any = None, extra_body: Any = None
+) -> dict[str, Any]:
+    """The body of ``POST /v1/video_upscale``; model-specific knobs (``creativity``, ...) go in extra_body."""
+    model_name = check_model(model)
+    if resolution is not None and (
+        not isinstance(resolution, str) or not re.fullmatch(r"[0-9a-z]{1,8}", resolution)
+    ):
+        raise RunwayValidationError("resolution", f"must look like '2k' or '1080p', got {resolution!r:.40}")
+    fields = {
+        "model": model_name,
+        "videoUri": check_asset_uri(video_uri, "video_uri", "video"),
+        "resolution": resolution or None,
+    }
+    return merge_extra_body(_drop_none(fields), extra_body, named=fields)
+
+
+def build_text_to_video_body(
+    *,
+    prompt_text: Any,
+    model: Any,
+    ratio: Any = None,
+    duration: Any = None,
+    seed: Any = None,
+    content_moderation: Any = None,
+    extra_body: Any = None,
+) -> dict[str, Any]:
+    """The body of ``POST /v1/text_to_video``."""
+    model_name = check_model(model)
+    if duration == "auto" and model_name in AUTO_DURATION_MODELS:
+        checked_duration: Any = "auto"
+    else:
+        checked_duration = check_duration(duration, model_name)
+    checked_ratio = check_ratio(ratio, model_name)
+    allowed = TEXT_TO_VIDEO_RATIOS.get(model_name)
+    if checked_ratio is not None and allowed is not None and checked_ratio not in allowed:
+        raise RunwayValidationError(
+            "ratio",
+            f"{model_name} accepts ratios {', '.join(sorted(allowed))} on text_to_video, got {checked_ratio}",
+        )
+    fields = {
+        "model": model_name,
+        "promptText": check_prompt_text(prompt_text, model_name, required=False),
+        "ratio": checked_ratio,
+        "duration": checked_duration,
+        "seed": check_seed(seed, model_name),
+        "contentModeration": check_content_moderation(content_moderation),
+    }
+    body = merge_extra_body(_drop_none(fields), extra_body, named=fields)
+    _check_required_wire(_T2V, model_name, body)
+    return body
+
+
+def asset_kind_of(uri: Any) -> Literal["image", "video"] | None:
+    """``image`` or ``video`` from a data URI's type or a path's extension; None when it does not say."""
+    if not isinstance(uri, str):
+        path_like = hasattr(uri, "__fspath__") or type(uri).__name__ == "ObjectStoragePath"
+        uri = str(uri) if path_like else None
+    if not uri:
+        return None
+    head = uri.strip()[:32].lower()
+    if head.startswith("data:image/"):
+        return "image"
+    if head.startswith("data:video/"):
+        return "video"
+    if head.startswith("runway://"):
+        return None
+    path = urlsplit(uri.strip()).path if "://" in uri else uri.strip()
+    ext = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    return None
+
+
+def split_character(value: Any, kind: Any = None, field_name: str = "character") -> tuple[str, Any]:
+    """(``image`` or ``video``, the URI) of a character: ``{"type", "uri"}`` or a URI plus ``kind``
+    (or a data URI or file extension that says which)."""
+    if isinstance(value, Mapping):
+        if "uri" not in value:
+            raise RunwayValidationError(
+                field_name, "must be a URI or a dict {'type': 'image'|'video', 'uri': ...}"
+            )
+        kind = value.get("type", kind)
+        uri = value["uri"]
+    else:
+        uri = value
+    if kind is None:
+        kind = asset_kind_of(uri)
+    if kind not in ("image", "video"):
+        raise RunwayValidationError(
+            f"{field_name}.type",
+            f"must be 'image' or 'video', got {kind!r:.40} (give {{'type': ..., 'uri': ...}} when the URI does not say)",
+        )
+    return kind, uri
+
+
+def build_character_performance_body(
+    *,
+    character: Any,
+    reference: Any,
+    model: Any = "act_two",
+    seed: Any = None,
+    body_control: Any = None,
+    expression_intensity: Any = None,
+    ratio: Any = None,
+    content_moderation: Any = None,
+    extra_body: Any = None,
+) -> dict[str, Any]:
+    """The body of ``POST /v1/character_performance``: ``character`` is ``{"type": "image"|"video", "uri"}``
+    and ``reference`` is ``{"type": "video", "uri"}`` (a bare URI is accepted for either)."""
+    model_name = check_model(model)
+    kind, uri = split_character(character)
+    ref_kind, ref_uri = split_character(reference, "video", "reference")
+    if ref_kind != "video":
+        raise RunwayValidationError(
+            "reference.type", f"must be 'video' (a performance to copy), got {ref_kind!r}"
+        )
+    fields = {
+        "model": model_name,
+        "character": {"type": kind, "uri": check_asset_uri(uri, "character.uri", kind)},  # type: ignore[arg-type]
+        "reference": {"type": "video", "uri": check_asset_uri(ref_uri, "reference.uri", "video")},
+        "seed": check_seed(seed, model_name),
+        "bodyControl": check_bool(body_control, "body_control"),
+        "expressionIntensity": _check_int_range(expression_intensity, "expression_intensity", 1, 5),
+        "ratio": check_ratio(ratio, model_name),
+        "contentModeration": check_content_moderation(content_moderation),
+    }
+    return merge_extra_body(_drop_none(fields), extra_body, named=fields)

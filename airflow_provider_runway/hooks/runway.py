@@ -487,6 +487,14 @@ class RunwayHook(BaseHook):
     async def aget_organization(self) -> dict[str, Any]:
         return models.parse_organization(await self._arun(ApiRequest("GET", "/v1/organization")))
 
+    def get_credit_balance(self) -> float:
+        """The organization's ``creditBalance`` (Runway direct only; the gateway answers 404:
+        :class:`~airflow_provider_runway.exceptions.RunwayNotFoundError`)."""
+        return models.credit_balance(self.get_organization())
+
+    async def aget_credit_balance(self) -> float:
+        return models.credit_balance(await self.aget_organization())
+
     # ----------------------------------------------------------------------------------------------------
     # Files: uploads of inputs (Runway direct), downloads of outputs
     # ----------------------------------------------------------------------------------------------------
