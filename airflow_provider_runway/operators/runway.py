@@ -10,9 +10,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_runway import media, models, polling
+from airflow_provider_runway import lineage, media, models, polling
 from airflow_provider_runway._compat import conf
-from airflow_provider_runway.exceptions import RunwayError, RunwayNotFoundError, RunwayValidationError
+from airflow_provider_runway.exceptions import (
+    RunwayAPIError,
+    RunwayConfigurationError,
+    RunwayError,
+    RunwayNotFoundError,
+    RunwayValidationError,
+)
 from airflow_provider_runway.hooks.runway import RunwayHook
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
 
@@ -24,6 +30,14 @@ if TYPE_CHECKING:
 STATE_KEY = "runway_task"
 XCOM_TASK_ID = "runway_task_id"
 XCOM_TASK_URL = "runway_task_url"
+#: the create answer's ``estimatedCost.credits`` (Runway direct), pushed right after the create: the
+#: manifest is built by ``execute_complete`` on another worker in deferred mode, and reads it back from
+#: here (XComs are kept across a deferral). The durable record carries it too, for a retry that
+#: re-attaches (a new try clears XComs).
+XCOM_ESTIMATED_CREDITS = "runway_estimated_credits"
+ESTIMATED_CREDITS_KEY = "estimated_credits"
+#: endpoints the CometAPI gateway documents; any other is left to the server, with a clearer 404 message.
+GATEWAY_ENDPOINTS = ("image_to_video", "video_to_video", "text_to_image", "video_upscale")
 #: the framework's defer timeout is this much later than the trigger's own deadline, so the trigger's
 #: deadline (one final poll, then a cancel) always fires first.
 DEFER_TIMEOUT_MARGIN = 300.0
@@ -40,6 +54,12 @@ class RunwayTaskLink(BaseOperatorLink):
 
         value = BaseXCom.get_value(ti_key=ti_key, key=XCOM_TASK_URL)  # type: ignore[arg-type]
         return value if isinstance(value, str) else ""
+
+
+def _credits(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _seconds(value: timedelta | float | int, name: str) -> float:
@@ -77,14 +97,21 @@ class RunwayBaseOperator(BaseOperator):
         ``<runway_task_id>_<n>.<ext>``; size and sha256 go into the manifest. ``None``: not saved.
     :param output_conn_id: the Airflow connection for ``output_path`` and file inputs (e.g. ``aws_default``).
     :param max_download_bytes: refuse outputs larger than this.
+    :param min_credit_balance: refuse to create the task when the organization's ``creditBalance``
+        (``GET /v1/organization``, read just before the create) is below this many credits (templated).
+        Runway has no pre-create price quote, so this is a floor on the balance, not a price cap. ``None``:
+        no check. Only Runway direct has the endpoint: on the gateway the check is skipped with a warning,
+        or fails when ``require_credit_check=True``.
+    :param require_credit_check: fail (before the create) instead of warning when the balance cannot be
+        read because the connection has no organization endpoint.
     """
 
-    endpoint: ClassVar[str]
+    endpoint: str
     #: extension for outputs whose URL does not say
     default_output_ext: ClassVar[str] = "mp4"
     #: arguments that may name files: attribute -> kind ("image" or "video")
     input_fields: ClassVar[dict[str, media.AssetKind]] = {}
-    template_fields: Sequence[str] = ("runway_conn_id", "output_path")
+    template_fields: Sequence[str] = ("runway_conn_id", "output_path", "min_credit_balance")
     operator_extra_links = (RunwayTaskLink(),)
     ui_color = "#d9f0ff"
 
@@ -106,10 +133,14 @@ class RunwayBaseOperator(BaseOperator):
         output_path: Any = None,
         output_conn_id: str | None = None,
         max_download_bytes: int = media.DEFAULT_MAX_DOWNLOAD_BYTES,
+        min_credit_balance: float | str | None = None,
+        require_credit_check: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.runway_conn_id = runway_conn_id
+        self.min_credit_balance = min_credit_balance
+        self.require_credit_check = require_credit_check
         self.output_path = output_path
         self.output_conn_id = output_conn_id
         self.max_download_bytes = max_download_bytes
@@ -128,6 +159,7 @@ class RunwayBaseOperator(BaseOperator):
         self._submitted_at: float | None = None
         self._last_seen: models.RunwayTask | None = None
         self._resolved: dict[str, Any] = {}
+        self._manifest: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------------------------------------------
     # What subclasses provide
@@ -141,6 +173,15 @@ class RunwayBaseOperator(BaseOperator):
         model = getattr(self, "model", None)
         return model if isinstance(model, str) else None
 
+    def input_kinds(self) -> dict[str, media.AssetKind]:
+        """Arguments that may name files, and their kind (``input_fields`` unless the kind depends on a
+        rendered value)."""
+        return dict(self.input_fields)
+
+    def output_extension(self) -> str:
+        """Extension for outputs whose URL does not say."""
+        return self.default_output_ext
+
     def input_value(self, name: str) -> Any:
         """An input argument as the request should carry it (files already turned into URIs)."""
         return self._resolved.get(name, getattr(self, name))
@@ -148,9 +189,9 @@ class RunwayBaseOperator(BaseOperator):
     def prepare_inputs(self, context: Context) -> dict[str, Any]:
         """Validate the whole request with file inputs stood in by placeholders, then read or upload the
         files: nothing is read, uploaded or created before every argument has been checked."""
+        kinds = self.input_kinds()
         self._resolved = {
-            name: media.placeholder_assets(getattr(self, name), kind)
-            for name, kind in self.input_fields.items()
+            name: media.placeholder_assets(getattr(self, name), kind) for name, kind in kinds.items()
         }
         self.build_body(context)
         if self.output_path is not None:
@@ -161,7 +202,7 @@ class RunwayBaseOperator(BaseOperator):
             name: media.resolve_assets(
                 getattr(self, name), kind, name, uploader=uploader, conn_id=self.output_conn_id
             )
-            for name, kind in self.input_fields.items()
+            for name, kind in kinds.items()
         }
         return self.build_body(context)
 
@@ -178,7 +219,7 @@ class RunwayBaseOperator(BaseOperator):
                 task,
                 self.output_path,
                 conn_id=self.output_conn_id,
-                default_ext=self.default_output_ext,
+                default_ext=self.output_extension(),
                 max_bytes=self.max_download_bytes,
             )
             by_index = {item.index: item.to_dict() for item in saved}
@@ -212,26 +253,33 @@ class RunwayBaseOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         # Everything that can be checked without a request is checked before the (paid) create.
         timeout = _seconds(self.timeout, "timeout")
+        minimum = self._min_credit_balance()
         settings = self.hook.settings
         plan = self._plan(settings)
         body = self.prepare_inputs(context)
 
         record, first = self._reattach(context)
         if record is None:
-            submitted = self.hook.submit(self.endpoint, body)
+            if minimum is not None:
+                self._check_credit_balance(minimum)
+            submitted = self._submit(body)
             record = {
                 "id": submitted.id,
                 "submitted_at": submitted.submitted_at,
                 "endpoint": submitted.endpoint,
+                ESTIMATED_CREDITS_KEY: submitted.estimated_credits,
             }
             self._remember(context, record)
         task_id = str(record["id"])
+        estimated = _credits(record.get(ESTIMATED_CREDITS_KEY))
         submitted_at = float(record.get("submitted_at") or time.time())
         link = settings.task_link(task_id)
         ti = context["ti"]
         ti.xcom_push(key=XCOM_TASK_ID, value=task_id)
         ti.xcom_push(key=XCOM_TASK_URL, value=link)
         ti.xcom_push(key=RunwayTaskLink().xcom_key, value=link)
+        if estimated is not None:
+            ti.xcom_push(key=XCOM_ESTIMATED_CREDITS, value=estimated)
 
         if not self.wait_for_completion:
             self.log.info("Created Runway task %s; not waiting for it (wait_for_completion=False)", task_id)
@@ -260,7 +308,11 @@ class RunwayBaseOperator(BaseOperator):
             if first is not None:
                 self.log.info("Runway task %s: %s", task_id, first.describe())
                 if first.terminal:
-                    return self._complete(context, polling.event(first.status.lower(), task_id, task=first))
+                    return self._complete(
+                        context,
+                        polling.event(first.status.lower(), task_id, task=first),
+                        estimated_credits=estimated,
+                    )
             if self.deferrable:
                 self.defer(
                     trigger=RunwayTaskTrigger(
@@ -290,15 +342,29 @@ class RunwayBaseOperator(BaseOperator):
                 max_poll_failures=self.max_poll_failures,
                 cancel_on_timeout=self.cancel_on_timeout,
             )
-            return self._complete(context, event)
+            return self._complete(context, event, estimated_credits=estimated)
         finally:
             self._waiting_on = None
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired (on a worker)."""
-        return self._complete(context, event)
+        return self._complete(context, event, estimated_credits=self._pushed_estimate(context))
 
-    def _complete(self, context: Context, event: Any) -> Any:
+    def _pushed_estimate(self, context: Context) -> float | None:
+        """The estimate pushed by ``execute`` in this try (before the deferral), if any."""
+        ti: Any = context.get("ti")
+        if ti is None or not hasattr(ti, "xcom_pull"):
+            return None
+        try:
+            value = ti.xcom_pull(
+                task_ids=ti.task_id, key=XCOM_ESTIMATED_CREDITS, map_indexes=getattr(ti, "map_index", None)
+            )
+        except Exception as err:  # the manifest loses a number, the generation is not lost
+            self.log.warning("Could not read the estimated credits back from XCom: %s", err)
+            return None
+        return _credits(value)
+
+    def _complete(self, context: Context, event: Any, *, estimated_credits: Any = None) -> Any:
         try:
             manifest = polling.finish_event(event, endpoint=self.endpoint, model=self.model_name)
         except RunwayError as err:
@@ -310,11 +376,116 @@ class RunwayBaseOperator(BaseOperator):
             ):
                 self._forget(context)
             raise err from None
+        if manifest.get("estimated_credits") is None:
+            manifest["estimated_credits"] = _credits(estimated_credits)
         for output in manifest["outputs"]:
             self.log.info("Runway output %d: %s", output["index"], models.redact_url(output["url"]))
         manifest = self.save_outputs(context, manifest)
         self._forget(context)
+        self._manifest = manifest
         return manifest
+
+    # ----------------------------------------------------------------------------------------------------
+    # Creating, and the credit guard
+    # ----------------------------------------------------------------------------------------------------
+    def _submit(self, body: dict[str, Any]) -> Any:
+        """The (paid) create; a 404 or 405 (nothing was created) names the endpoint the URL lacks."""
+        try:
+            return self.hook.submit(self.endpoint, body)
+        except RunwayAPIError as err:
+            if err.http_status not in (404, 405) or getattr(err, "task_not_exist", False):
+                raise
+            settings = self.hook.settings
+            name = models.endpoint_path(self.endpoint)[len("/v1/") :]
+            hint = ""
+            if settings.looks_like_gateway and name not in GATEWAY_ENDPOINTS:
+                hint = (
+                    f" The CometAPI gateway documents only {', '.join(GATEWAY_ENDPOINTS)}: use a Runway "
+                    f"direct connection ({models.RUNWAY_DIRECT_BASE_URL}) for {name}."
+                )
+            raise RunwayConfigurationError(
+                f"Connection {settings.conn_id!r} ({settings.base_url}) has no POST /v1/{name} endpoint "
+                f"(HTTP {err.http_status}: {err}).{hint} No task was created."
+            ) from None
+
+    def _min_credit_balance(self) -> float | None:
+        value = self.min_credit_balance
+        if value is None or value == "":
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not number >= 0 or number == float("inf"):
+            raise RunwayValidationError(
+                "min_credit_balance", f"must be a number of credits >= 0 (or None), got {value!r:.40}"
+            )
+        return number
+
+    def _check_credit_balance(self, minimum: float) -> float | None:
+        """Refuse to create when the credit balance is below ``minimum``; the balance, or None when this
+        connection has no organization endpoint (and the check is not required)."""
+        try:
+            balance = self.hook.get_credit_balance()
+        except RunwayAPIError as err:
+            if err.http_status not in (404, 405) or getattr(err, "task_not_exist", False):
+                raise
+            settings = self.hook.settings
+            message = (
+                f"Connection {settings.conn_id!r} ({settings.base_url}) has no organization endpoint "
+                f"(GET /v1/organization answered HTTP {err.http_status}; the CometAPI gateway has none), "
+                f"so the credit balance cannot be compared with min_credit_balance={minimum:g}"
+            )
+            if self.require_credit_check:
+                raise RunwayConfigurationError(
+                    f"{message}. require_credit_check=True: no task was created."
+                ) from None
+            self.log.warning(
+                "%s; creating the task unchecked (require_credit_check=True refuses instead)", message
+            )
+            return None
+        if balance < minimum:
+            raise RunwayError(
+                f"The Runway credit balance is {balance:g} credits, below min_credit_balance={minimum:g}: "
+                f"the {self.endpoint} task was NOT created. Add credits, or lower min_credit_balance."
+            )
+        self.log.info("Runway credit balance %g >= min_credit_balance %g", balance, minimum)
+        return balance
+
+    # ----------------------------------------------------------------------------------------------------
+    # OpenLineage (only when apache-airflow-providers-openlineage is installed; imported lazily)
+    # ----------------------------------------------------------------------------------------------------
+    def lineage_input_values(self) -> list[Any]:
+        """The input references as the DAG author gave them (paths, URLs), not their data URIs."""
+        return [getattr(self, name, None) for name in self.input_kinds()]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs (prompt images and videos) and outputs (saved files, else output URLs without their
+        signature) as OpenLineage datasets; a data URI is named by its hash, never by its content."""
+        try:
+            from airflow.providers.common.compat.openlineage.facet import Dataset, ExternalQueryRunFacet
+            from airflow.providers.openlineage.extractors import OperatorLineage
+        except ImportError:  # pragma: no cover - only called by the OpenLineage provider itself
+            return None
+        manifest = self._manifest
+        if manifest is None:
+            try:
+                pulled = task_instance.xcom_pull(task_ids=task_instance.task_id, key="return_value")
+            except Exception:
+                pulled = None
+            manifest = pulled if isinstance(pulled, dict) else None
+        try:
+            values = self.lineage_input_values()
+        except RunwayError:
+            values = []
+        inputs = [Dataset(namespace=ns, name=name) for ns, name in lineage.input_datasets(values)]
+        outputs = [Dataset(namespace=ns, name=name) for ns, name in lineage.output_datasets(manifest)]
+        run_facets: dict[str, Any] = {}
+        if manifest and manifest.get("runway_task_id"):
+            run_facets["externalQuery"] = ExternalQueryRunFacet(
+                externalQueryId=str(manifest["runway_task_id"]), source=lineage.RUNWAY_NAMESPACE
+            )
+        return OperatorLineage(inputs=inputs, outputs=outputs, run_facets=run_facets)
 
     # ----------------------------------------------------------------------------------------------------
     # Durable execution: re-attach instead of paying twice
@@ -513,6 +684,305 @@ class RunwayVideoToVideoOperator(RunwayBaseOperator):
             content_moderation=self.content_moderation,
             extra_body=self.extra_body,
         )
+
+
+class RunwayTextToImageOperator(RunwayBaseOperator):
+    """Generate images from a prompt (``POST /v1/text_to_image``; on Runway direct and the gateway).
+
+    :param prompt_text: what the image shows (required; templated).
+    :param model: e.g. ``gen4_image``, ``gen4_image_turbo`` (needs ``reference_images``), ``gpt_image_2``;
+        unknown models are passed through for the server to judge (templated).
+    :param ratio: output resolution, e.g. ``1920:1080`` (every model Runway lists requires it; templated).
+    :param reference_images: up to a few images: URIs, local paths or object-storage URLs, or
+        ``{"uri": ..., "tag": "name"}`` dicts (refer to a tag as ``@name`` in the prompt; templated).
+    :param seed: 0 to 4294967295 (templated).
+    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
+    :param extra_body: more JSON fields the provider does not name yet, e.g. ``{"outputCount": 2}``.
+    """
+
+    endpoint = "text_to_image"
+    default_output_ext = "png"
+    input_fields: ClassVar[dict[str, media.AssetKind]] = {"reference_images": "image"}
+    template_fields: Sequence[str] = (
+        *RunwayBaseOperator.template_fields,
+        "prompt_text",
+        "model",
+        "ratio",
+        "reference_images",
+        "seed",
+        "content_moderation",
+        "extra_body",
+    )
+
+    def __init__(
+        self,
+        *,
+        prompt_text: str,
+        model: str = "gen4_image",
+        ratio: str | None = None,
+        reference_images: list[Any] | None = None,
+        seed: int | str | None = None,
+        content_moderation: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prompt_text = prompt_text
+        self.model = model
+        self.ratio = ratio
+        self.reference_images = reference_images
+        self.seed = seed
+        self.content_moderation = content_moderation
+        self.extra_body = extra_body
+
+    def build_body(self, context: Context) -> dict[str, Any]:
+        return models.build_text_to_image_body(
+            prompt_text=self.prompt_text,
+            model=self.model,
+            ratio=self.ratio,
+            reference_images=self.input_value("reference_images"),
+            seed=self.seed,
+            content_moderation=self.content_moderation,
+            extra_body=self.extra_body,
+        )
+
+
+class RunwayVideoUpscaleOperator(RunwayBaseOperator):
+    """Upscale a video (``POST /v1/video_upscale``; on Runway direct and the gateway).
+
+    :param video_uri: an https URL, a data URI, a ``runway://`` upload URI, a local path or an
+        object-storage URL (templated).
+    :param model: ``magnific_video_upscaler_creative`` (Runway's spec); another name (such as the one a
+        gateway documents) is passed through for the server to judge (templated).
+    :param resolution: e.g. ``2k`` or ``4k`` (templated).
+    :param extra_body: the model's other knobs, e.g. ``{"creativity": 20, "flavor": "natural"}``.
+    """
+
+    endpoint = "video_upscale"
+    input_fields: ClassVar[dict[str, media.AssetKind]] = {"video_uri": "video"}
+    template_fields: Sequence[str] = (
+        *RunwayBaseOperator.template_fields,
+        "video_uri",
+        "model",
+        "resolution",
+        "extra_body",
+    )
+
+    def __init__(
+        self,
+        *,
+        video_uri: Any,
+        model: str = "magnific_video_upscaler_creative",
+        resolution: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.video_uri = video_uri
+        self.model = model
+        self.resolution = resolution
+        self.extra_body = extra_body
+
+    def build_body(self, context: Context) -> dict[str, Any]:
+        return models.build_video_upscale_body(
+            video_uri=self.input_value("video_uri"),
+            model=self.model,
+            resolution=self.resolution,
+            extra_body=self.extra_body,
+        )
+
+
+class RunwayTextToVideoOperator(RunwayBaseOperator):
+    """Generate a video from a prompt (``POST /v1/text_to_video``; Runway direct: the gateway does not
+    document it, so it answers 404 there and the task fails before anything is created or billed).
+
+    :param prompt_text: what should happen (templated; required by every model but ``seedance2_5``).
+    :param model: e.g. ``gen4.5`` (needs ``ratio`` 1280:720 or 720:1280 and ``duration``), ``veo3.1``;
+        unknown models are passed through (templated).
+    :param ratio: e.g. ``1280:720`` (templated).
+    :param duration: seconds (``"auto"`` for the seedance models; templated).
+    :param seed: 0 to 4294967295 (templated).
+    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
+    :param extra_body: more JSON fields the provider does not name yet, e.g. ``{"audio": true}``.
+    """
+
+    endpoint = "text_to_video"
+    template_fields: Sequence[str] = (
+        *RunwayBaseOperator.template_fields,
+        "prompt_text",
+        "model",
+        "ratio",
+        "duration",
+        "seed",
+        "content_moderation",
+        "extra_body",
+    )
+
+    def __init__(
+        self,
+        *,
+        prompt_text: str | None,
+        model: str = "gen4.5",
+        ratio: str | None = None,
+        duration: int | str | None = None,
+        seed: int | str | None = None,
+        content_moderation: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.prompt_text = prompt_text
+        self.model = model
+        self.ratio = ratio
+        self.duration = duration
+        self.seed = seed
+        self.content_moderation = content_moderation
+        self.extra_body = extra_body
+
+    def build_body(self, context: Context) -> dict[str, Any]:
+        return models.build_text_to_video_body(
+            prompt_text=self.prompt_text,
+            model=self.model,
+            ratio=self.ratio,
+            duration=self.duration,
+            seed=self.seed,
+            content_moderation=self.content_moderation,
+            extra_body=self.extra_body,
+        )
+
+
+class RunwayCharacterPerformanceOperator(RunwayBaseOperator):
+    """Make a character act out a reference performance (``POST /v1/character_performance``, Act-Two;
+    Runway direct: the gateway does not document it, so it answers 404 there before anything is billed).
+
+    :param character: ``{"type": "image"|"video", "uri": ...}``, or a URI / path whose data-URI type or
+        file extension says which (else give ``character_type``); files are read or uploaded (templated).
+    :param reference: the performance video: ``{"type": "video", "uri": ...}`` or a URI / path (templated).
+    :param character_type: ``image`` or ``video`` when ``character`` is a bare URI that does not say.
+    :param model: ``act_two`` (templated).
+    :param seed: 0 to 4294967295 (templated).
+    :param body_control: apply body movement too, not only the face.
+    :param expression_intensity: 1 to 5 (templated).
+    :param ratio: e.g. ``1280:720`` (templated).
+    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
+    :param extra_body: more JSON fields the provider does not name yet (templated).
+    """
+
+    endpoint = "character_performance"
+    template_fields: Sequence[str] = (
+        *RunwayBaseOperator.template_fields,
+        "character",
+        "reference",
+        "character_type",
+        "model",
+        "seed",
+        "body_control",
+        "expression_intensity",
+        "ratio",
+        "content_moderation",
+        "extra_body",
+    )
+
+    def __init__(
+        self,
+        *,
+        character: Any,
+        reference: Any,
+        character_type: str | None = None,
+        model: str = "act_two",
+        seed: int | str | None = None,
+        body_control: bool | None = None,
+        expression_intensity: int | str | None = None,
+        ratio: str | None = None,
+        content_moderation: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.character = character
+        self.reference = reference
+        self.character_type = character_type
+        self.model = model
+        self.seed = seed
+        self.body_control = body_control
+        self.expression_intensity = expression_intensity
+        self.ratio = ratio
+        self.content_moderation = content_moderation
+        self.extra_body = extra_body
+
+    # The URIs inside the {"type", "uri"} shapes are what may name files; their kind is the character's.
+    @property
+    def character_uri(self) -> Any:
+        return models.split_character(self.character, self.character_type or None)[1]
+
+    @property
+    def reference_uri(self) -> Any:
+        return models.split_character(self.reference, "video", "reference")[1]
+
+    def input_kinds(self) -> dict[str, media.AssetKind]:
+        kind = models.split_character(self.character, self.character_type or None)[0]
+        return {"character_uri": "video" if kind == "video" else "image", "reference_uri": "video"}
+
+    def build_body(self, context: Context) -> dict[str, Any]:
+        kind = models.split_character(self.character, self.character_type or None)[0]
+        reference_kind = models.split_character(self.reference, "video", "reference")[0]
+        return models.build_character_performance_body(
+            character={"type": kind, "uri": self.input_value("character_uri")},
+            reference={"type": reference_kind, "uri": self.input_value("reference_uri")},
+            model=self.model,
+            seed=self.seed,
+            body_control=self.body_control,
+            expression_intensity=self.expression_intensity,
+            ratio=self.ratio,
+            content_moderation=self.content_moderation,
+            extra_body=self.extra_body,
+        )
+
+
+class RunwayGenerateOperator(RunwayBaseOperator):
+    """Create a task on any Runway generation endpoint, including one the provider does not name yet.
+
+    The body goes to the server as given (checked: a JSON object, a valid ``model`` name when present);
+    the server judges the rest. Inputs must already be URIs (https, data or ``runway://``): files are
+    not read here. Everything else (waiting, deferring, saving outputs, the manifest) is the same as for
+    the named operators.
+
+    :param endpoint: e.g. ``text_to_speech`` or ``/v1/sound_effect`` (templated).
+    :param body: the JSON body, camelCase as on the wire (templated: every string in it is rendered).
+    :param output_ext: extension for outputs whose URL does not say (``mp4``; ``png``, ``mp3``...).
+    """
+
+    template_fields: Sequence[str] = (*RunwayBaseOperator.template_fields, "endpoint", "body", "output_ext")
+    template_fields_renderers = {"body": "json"}
+
+    def __init__(
+        self, *, endpoint: str, body: dict[str, Any], output_ext: str = "mp4", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+        self.body = body
+        self.output_ext = output_ext
+
+    @property
+    def model_name(self) -> str | None:
+        model = self.body.get("model") if isinstance(self.body, dict) else None
+        return model if isinstance(model, str) else None
+
+    def output_extension(self) -> str:
+        ext = str(self.output_ext or "").strip().lstrip(".").lower()
+        if not ext.isalnum() or len(ext) > 8:
+            raise RunwayValidationError(
+                "output_ext", f"must be a file extension such as 'mp4', got {ext!r:.20}"
+            )
+        return ext
+
+    def build_body(self, context: Context) -> dict[str, Any]:
+        models.endpoint_path(self.endpoint)
+        self.output_extension()
+        return models.check_generic_body(self.body)
+
+    def lineage_input_values(self) -> list[Any]:
+        return list(lineage.asset_like_strings(self.body))
 
 
 def annotate_outlets(operator: BaseOperator, context: Context, manifest: dict[str, Any]) -> None:
