@@ -60,7 +60,7 @@ def _start_chromium_install() -> None:
         [
             "sh",
             "-c",
-            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium",
+            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium",
         ],
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -68,6 +68,13 @@ def _start_chromium_install() -> None:
         start_new_session=True,
     )
     out.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    summary = e2e.BUILD / "summary.json"
+    if _enabled(config) and summary.exists():
+        terminalreporter.write_sep("-", f"e2e facts ({summary.relative_to(e2e.ROOT)})")
+        terminalreporter.write_line(summary.read_text())
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,14 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def record(section: str, **facts: Any) -> None:
+    """Add facts to build/e2e/summary.json (printed at the end of ``make e2e``)."""
+    path = BUILD / "summary.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault(section, {}).update(facts)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
 @dataclass
 class Proc:
     """A child process that leads its own process group (so its children are stopped with it)."""
@@ -341,8 +349,8 @@ def start_stack(log_dir: Path = BUILD / "logs") -> AirflowStack:
     """Start everything; on any failure stop what was started and re-raise."""
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    for stale in BUILD.glob("*.png"):  # screenshots of an earlier run
-        stale.unlink()
+    for stale in [*BUILD.glob("*.png"), BUILD / "summary.json"]:  # left by an earlier run
+        stale.unlink(missing_ok=True)
     home = Path(tempfile.mkdtemp(prefix="runway-e2e-airflow-"))
     started: list[Proc] = []
     try:
@@ -377,6 +385,7 @@ def start_stack(log_dir: Path = BUILD / "logs") -> AirflowStack:
             proc.stop()
         shutil.rmtree(home, ignore_errors=True)
         raise
+    began = time.monotonic()
     try:
         stack.start_component("api-server", "api-server")
         stack.start_component("scheduler", "scheduler")
@@ -394,6 +403,7 @@ def start_stack(log_dir: Path = BUILD / "logs") -> AirflowStack:
             )
 
         wait_for("Airflow to report every component healthy", healthy, 180, 2)
+        record("stack", seconds_to_healthy=round(time.monotonic() - began, 1), database="sqlite")
         log(f"Airflow is up at {stack.api_url}")
         return stack
     except BaseException:

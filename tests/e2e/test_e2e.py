@@ -93,6 +93,7 @@ def mapped_run(stack: Any) -> dict[str, Any]:
     run_id = stack.trigger(MAPPED_DAG)
     state = stack.wait_run(MAPPED_DAG, run_id, timeout=420, on_poll=sample)
     e2e.log(f"{MAPPED_DAG}: {state} in {time.monotonic() - started:.0f} s")
+    e2e.record(MAPPED_DAG, state=state, seconds=round(time.monotonic() - started, 1))
     (e2e.BUILD / "mapped-samples.json").write_text(json.dumps(samples, indent=1))
     return {"run_id": run_id, "state": state, "samples": samples}
 
@@ -143,11 +144,19 @@ def test_mapped_dag_of_50_generations_defers_every_task(stack: Any, mapped_run: 
         f"peaks: {peak_deferred} TIs deferred at once, {peak_remote} remote tasks in flight, "
         f"{e2e.PARALLELISM} worker slots; {len(samples)} samples"
     )
+    e2e.record(
+        MAPPED_DAG,
+        peak_deferred_tis=peak_deferred,
+        peak_remote_in_flight=peak_remote,
+        worker_slots=e2e.PARALLELISM,
+        creates=len(accounting["creates"]),
+        throttled_seen=throttled_seen,
+    )
     assert max(s["running_tis"] for s in samples) <= e2e.PARALLELISM
     assert peak_deferred > 2 * e2e.PARALLELISM
     assert peak_remote > 2 * e2e.PARALLELISM
 
-    check_retries(stack, MAPPED_DAG, run_id, tis)
+    e2e.record(MAPPED_DAG, retried_after_71580=check_retries(stack, MAPPED_DAG, run_id, tis))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -196,6 +205,7 @@ def test_marking_a_deferred_task_failed_cancels_the_remote_task(stack: Any) -> N
     assert stack.wait_run(CANCEL_DAG, run_id, timeout=60) == "failed"
     assert len(creates_for(control, "e2e-cancel")) == 1
     assert remote_id not in control.accounting()["orphans"]
+    e2e.record(CANCEL_DAG, remote_task=remote_id, cancel=cancels[0])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -250,7 +260,12 @@ def test_triggerer_killed_mid_run_resumes_without_new_creates(stack: Any) -> Non
         }
         assert len(jobs) >= 2, f"generate[{ti['map_index']}]: trigger logs from jobs {jobs} only"
         assert FIRED_MARK in text
-    check_retries(stack, RESTART_DAG, run_id, tis)
+    e2e.record(
+        RESTART_DAG,
+        creates=RESTARTED,
+        remote_statuses_at_kill=sorted(statuses.values()),
+        retried_after_71580=check_retries(stack, RESTART_DAG, run_id, tis),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -380,3 +395,4 @@ def test_ui_connection_form_and_runway_task_link(
     expect(remote.locator("body")).to_contain_text(remote_id)
     expect(remote.locator("body")).to_contain_text("SUCCEEDED")
     shot(remote, "06-runway-task-link-opened.png")
+    e2e.record("ui", screenshots=sorted(p.name for p in SCREENSHOTS.glob("*.png")), extra_link=remote.url)
