@@ -83,8 +83,10 @@ def test_airflow_dags_test_runs_both_operators_and_the_sensor(tmp_path, simulato
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     assert API_KEY not in output
-    # Both deferrable tasks really deferred, and dags test ran each trigger inline.
-    assert output.count("running trigger in line") == 2, output[-6000:]
+    # The deferrable operator always defers (its task takes seconds), and dags test ran its trigger inline.
+    # The sensor defers too unless its task had already finished by its first check (it then ends at
+    # once, by design): on a slower Airflow that happens, so it is 1 or 2.
+    assert 1 <= output.count("running trigger in line") <= 2, output[-6000:]
 
     # Every task instance of the run succeeded, as recorded by Airflow itself.
     with sqlite3.connect(home / "airflow.db") as db:
