@@ -12,6 +12,7 @@ import asyncio
 import base64
 import copy
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ pytestmark = pytest.mark.timeout(90)
 MODES = ["sync", "deferred"]
 IMAGE = "https://example.com/cat.jpg"
 VIDEO = "https://example.com/cat.mp4"
-INPUTS = Path(__file__).parent.parent / "example_dags" / "inputs"
+EXAMPLES = Path(__file__).parent.parent / "example_dags"
+INPUTS = EXAMPLES / "inputs"
 SPEC = Path(__file__).parent.parent / "airflow_provider_runway" / "testing" / "assets" / "openapi-subset.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = {"poll_interval": 0.05, "max_poll_interval": 1.0}
@@ -485,3 +487,37 @@ def test_throttled_seconds_are_reported_when_concurrency_is_full(direct, mode):
     assert manifest["throttled_seconds"] > 0.3, manifest
     assert manifest["queued_seconds"] >= manifest["throttled_seconds"] - 0.2
     assert direct.control.accounting()["statuses"][busy.id] == "SUCCEEDED"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The example DAG under `airflow dags test` (the pool it names need not exist there)
+# --------------------------------------------------------------------------------------------------------
+@pytest.mark.integration
+@pytest.mark.timeout(400)
+@pytest.mark.skipif(shutil.which("timeout") is None, reason="needs coreutils timeout")
+def test_example_dag_runs_under_airflow_dags_test(tmp_path):
+    from airflow_provider_runway.testing.simulator import Simulator
+    from tests.integration.test_dags_test import AIRFLOW, airflow_env, run
+
+    home = tmp_path / "airflow_home"
+    (home / "dags").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "runway_text_to_image_with_pool.py", home / "dags")
+    with Simulator("runway", api_key="key_example", running_seconds=0.5) as sim:
+        conn = {"conn_type": "runway", "host": sim.base_url, "password": "key_example"}
+        conn["extra"] = {"allow_insecure_loopback": True}
+        env = airflow_env(home, conn)
+        env.update(
+            AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE="True",
+            RUNWAY_EXAMPLE_OUTPUT=str(tmp_path / "out"),
+            RUNWAY_EXAMPLE_MIN_CREDITS="10",
+        )
+        migrate = run([str(AIRFLOW), "db", "migrate"], env, 180)
+        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        result = run([str(AIRFLOW), "dags", "test", "runway_text_to_image_with_pool"], env, 300)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-6000:]
+        accounting = sim.accounting()
+    assert len(accounting["creates"]) == 4 and accounting["orphans"] == []
+    images = sorted((tmp_path / "out").rglob("*.png"))
+    assert len(images) == 4 and all(p.read_bytes()[:8] == PNG_MAGIC for p in images)
+    assert "20.0 credits" in output  # report(): 4 images x 5 credits, from the manifests' cost_credits
