@@ -49,8 +49,16 @@ E2E_TIMEOUT ?= 900
 e2e: $(STAMP)
 	RUNWAY_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider -v --timeout=$(E2E_TIMEOUT) $(PYTEST_ARGS)
 
+# Benchmarks run in their own venv, benchmarks/.venv: the package (editable) plus what only the benchmarks
+# need (apache-airflow-providers-http and -dbt-cloud to compare import cost, psutil, py-spy, pyinstrument),
+# so the package's own dependencies and .venv stay untouched. BENCH_ARGS=--quick for the short run.
+BENCH_VENV := benchmarks/.venv
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	test -x $(BENCH_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(BENCH_VENV)
+	$(BIN)/uv pip install --python $(BENCH_VENV)/bin/python --quiet -e ".[test]" "apache-airflow==$(AIRFLOW_VERSION)" \
+		apache-airflow-providers-http apache-airflow-providers-dbt-cloud psutil py-spy pyinstrument
+	$(BENCH_VENV)/bin/python benchmarks/run_all.py $(BENCH_ARGS)
 
 # The chaos soak: 300 generations through the real operator and trigger code with ~10% of requests failing;
 # prints correct outcomes, and the incorrect outcomes, duplicate creates, orphaned remote tasks and lost

@@ -1,0 +1,528 @@
+"""Triggerer scale: thousands of RunwayTaskTriggers in one asyncio loop, against the simulator in another process.
+
+For each N and each design, a fresh simulator process (runway flavor, ``--update-interval 5`` like Runway) and a
+fresh trigger process. The trigger process creates N tasks whose remote finish is spread uniformly over
+``[min_finish, max_finish]`` s (pending 0-10 s, then running; seeded, so every design waits on the same
+workload), then runs one waiter per task in one event loop, as Airflow's triggerer does, and measures:
+
+* CPU seconds (user + sys) of the trigger process per GET, from the first poll to the last event;
+* peak RSS growth (VmHWM, reset just before the waiters are built) per trigger;
+* event-loop lag sampled like the triggerer's ``block_watchdog``: a task that sleeps 0.1 s and records how
+  late it woke (p50 / p99 / max, over the whole run and after the start-up burst of the first 10 s);
+* notification delay: the moment the task became SUCCEEDED in the simulator (its timeline, on the 5 s update
+  grid) to the event in hand (p50 / p99);
+* GETs per task, from the simulator's accounting; the simulator's own CPU use, to show it is not the limit.
+
+Designs:
+
+``provider-adaptive`` / ``provider-fixed``
+    ``RunwayTaskTrigger`` rebuilt from its ``serialize()`` output (through JSON, as the triggerer stores it),
+    ``run()`` consumed for its one event.
+``new-client``
+    a new ``httpx.AsyncClient`` per poll (the dbt Cloud trigger's design), fixed 6 s + up to 1.5 s jitter.
+``to-thread``
+    a sync ``requests.Session`` GET inside ``asyncio.to_thread`` (the OpenAI / Anthropic design), same schedule.
+``floor``
+    a bare loop of pooled ``httpx.AsyncClient`` GETs, JSON decode and a status check, same schedule: no
+    provider logic at all. Same transport set-up as the provider (pool limits, in-flight semaphore).
+``floor-naive``
+    the same loop on ``httpx.AsyncClient()`` with httpx's default pool and no semaphore: what a plain
+    "pooled client" does when thousands of requests queue inside httpcore's pool.
+
+``--ramp`` finds the largest N one process holds within the lag targets (p99 < 100 ms, max < 200 ms): it adds
+triggers in steps onto tasks that never finish in the window (fixed 6 s polling: every trigger polls all the
+time, the worst case) and measures the lag of each step once the start-up burst has passed.
+
+    benchmarks/.venv/bin/python benchmarks/bench_triggerer.py [--quick] [--n 1000,5000] [--designs ...] [--ramp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import API_KEY, conn_json, machine, percentile, save, sim_get, simulator
+
+DESIGNS = ("provider-adaptive", "provider-fixed", "new-client", "to-thread", "floor", "floor-naive")
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+UPDATE_INTERVAL = 5.0
+POLL = 6.0
+JITTER = 1.5
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "X-Runway-Version": "2024-11-06"}
+CREATE_BODY = {"model": "gen4_turbo", "promptImage": "https://example.com/a.jpg", "ratio": "1280:720"}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The trigger process
+# ------------------------------------------------------------------------------------------------------------
+def _rss_reset() -> None:
+    """Reset VmHWM so the peak measured is the waiters' own (Linux ``clear_refs`` 5)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+async def _create_tasks(base: str, plan: list[tuple[float, float]]) -> list[tuple[str, float, float]]:
+    """Create one task per (pending, running) pair, 32 at a time; returns (id, pending, running)."""
+    import httpx
+
+    out: list[tuple[str, float, float] | None] = [None] * len(plan)
+    queue = list(enumerate(plan))
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=32)) as client:
+
+        async def worker() -> None:
+            while queue:
+                index, (pending, running) = queue.pop()
+                response = await client.post(
+                    f"{base}/v1/image_to_video",
+                    json=CREATE_BODY,
+                    headers={
+                        **HEADERS,
+                        "X-Sim-Pending-Seconds": f"{pending:.3f}",
+                        "X-Sim-Running-Seconds": f"{running:.3f}",
+                    },
+                )
+                response.raise_for_status()
+                out[index] = (response.json()["id"], pending, running)
+
+        await asyncio.gather(*(worker() for _ in range(32)))
+    return [item for item in out if item is not None]
+
+
+class Watchdog:
+    """The triggerer's block_watchdog: sleep 0.1 s, record how late the wake-up was."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []  # (monotonic time, lag in s)
+        self.stop = False
+
+    async def run(self) -> None:
+        while not self.stop:
+            last = time.monotonic()
+            await asyncio.sleep(0.1)
+            now = time.monotonic()
+            self.samples.append((now, now - last - 0.1))
+
+    def lag_ms(self, start: float, end: float = math.inf) -> dict[str, float]:
+        lags = [lag * 1000 for t, lag in self.samples if start <= t < end]
+        return {
+            "p50": round(percentile(lags, 50), 2),
+            "p99": round(percentile(lags, 99), 2),
+            "max": round(max(lags), 2) if lags else float("nan"),
+            "samples": len(lags),
+        }
+
+
+def _provider_waiters(
+    tasks: list[tuple[str, float, float]], created: dict[str, float], mode: str, record: Any
+) -> list[Any]:
+    from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
+    deadline = time.time() + 3600
+    # What the operator's defer() stores and the triggerer reads back: classpath + JSON kwargs.
+    stored = [
+        json.dumps(
+            RunwayTaskTrigger(
+                runway_task_id=task_id,
+                deadline=deadline,
+                poll_interval=POLL,
+                polling_mode=mode,
+                submitted_at=created[task_id],
+            ).serialize()
+        )
+        for task_id, _, _ in tasks
+    ]
+    triggers = []
+    for blob in stored:
+        classpath, kwargs = json.loads(blob)
+        module, _, name = classpath.rpartition(".")
+        triggers.append(getattr(importlib.import_module(module), name)(**kwargs))
+
+    async def one(trigger: Any) -> None:
+        async for event in trigger.run():
+            record(trigger.runway_task_id, event.payload.get("status"))
+            break
+
+    return [one(trigger) for trigger in triggers]
+
+
+def _alt_waiters(tasks: list[tuple[str, float, float]], base: str, design: str, record: Any) -> list[Any]:
+    import httpx
+    import requests
+
+    rng = random.Random(7)
+    from airflow_provider_runway.hooks import runway as hooks
+
+    if design == "floor-naive":
+        shared = httpx.AsyncClient(timeout=30)  # httpx's default pool: 100 connections, 20 kept alive
+    else:
+        shared = httpx.AsyncClient(
+            timeout=30,
+            limits=httpx.Limits(
+                max_connections=hooks.ASYNC_MAX_CONNECTIONS,
+                max_keepalive_connections=hooks.ASYNC_MAX_KEEPALIVE,
+                keepalive_expiry=30.0,
+            ),
+        )
+    gate = asyncio.Semaphore(getattr(hooks, "ASYNC_MAX_IN_FLIGHT", 10**9))
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32))
+
+    def sync_get(url: str) -> dict[str, Any]:
+        response = session.get(url, headers=HEADERS, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    async def one(task_id: str) -> None:
+        url = f"{base}/v1/tasks/{task_id}"
+        while True:
+            if design == "floor":
+                async with gate:
+                    response = await shared.get(url, headers=HEADERS)
+                data = response.json()
+            elif design == "floor-naive":
+                response = await shared.get(url, headers=HEADERS)
+                data = response.json()
+            elif design == "new-client":
+                async with httpx.AsyncClient(timeout=30) as client:
+                    response = await client.get(url, headers=HEADERS)
+                data = response.json()
+            else:  # to-thread
+                data = await asyncio.to_thread(sync_get, url)
+            if data["status"] in TERMINAL:
+                record(task_id, data["status"].lower())
+                return
+            await asyncio.sleep(POLL + JITTER * rng.random())
+
+    return [one(task_id) for task_id, _, _ in tasks]
+
+
+async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
+    import psutil
+
+    from airflow_provider_runway.hooks.runway import aclose_shared_clients  # noqa: F401 - import cost up front
+
+    rng = random.Random(args.seed)
+    plan = []
+    for _ in range(args.n):
+        finish = rng.uniform(args.min_finish, args.max_finish)
+        pending = rng.uniform(0, min(10.0, finish / 3))
+        plan.append((pending, finish - pending))
+    tasks = await _create_tasks(args.base, plan)
+    info = {t["id"]: t for t in sim_get(args.root, "/_sim/tasks")}
+    created = {task_id: info[task_id]["created"] for task_id, _, _ in tasks}
+    # When each task became SUCCEEDED remotely: the first point of the update grid at or after its run end.
+    remote_done = {
+        task_id: created[task_id] + math.ceil((pending + running) / UPDATE_INTERVAL - 1e-9) * UPDATE_INTERVAL
+        for task_id, pending, running in tasks
+    }
+    events: dict[str, tuple[float, str]] = {}
+
+    def record(task_id: str, status: str) -> None:
+        events[task_id] = (time.time(), status)
+
+    proc = psutil.Process()
+    gc.collect()
+    _rss_reset()
+    rss_base = _status_kb("VmRSS")
+    if args.design.startswith("provider-"):
+        waiters = _provider_waiters(tasks, created, args.design.split("-", 1)[1], record)
+    else:
+        waiters = _alt_waiters(tasks, args.base, args.design, record)
+    watchdog = Watchdog()
+    dog = asyncio.create_task(watchdog.run())
+    await asyncio.sleep(0.3)
+    cpu0 = proc.cpu_times()
+    start = time.monotonic()
+    gets0 = sum(sim_get(args.root, "/_sim/accounting")["gets"].values())
+    running = [asyncio.ensure_future(w) for w in waiters]
+    _done, pending = await asyncio.wait(running, timeout=args.max_wall)
+    for task in pending:  # over the wall-time cap: count what finished, report the rest as missing
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    elapsed = time.monotonic() - start
+    cpu1 = proc.cpu_times()
+    watchdog.stop = True
+    await dog
+    hwm = _status_kb("VmHWM")
+    gets = sim_get(args.root, "/_sim/accounting")["gets"]
+    total_gets = sum(gets.get(task_id, 0) for task_id, _, _ in tasks)
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    delays = [events[t][0] - remote_done[t] for t, _, _ in tasks if t in events]
+    result = {
+        "design": args.design,
+        "n": args.n,
+        "finish_range_s": [args.min_finish, args.max_finish],
+        "wall_s": round(elapsed, 1),
+        "events": len(events),
+        "unfinished_at_cap": len(pending),
+        "succeeded": sum(1 for _, status in events.values() if status == "succeeded"),
+        "gets": total_gets,
+        "gets_during_run": sum(gets.values()) - gets0,
+        "gets_per_task": round(total_gets / max(1, len(tasks)), 2),
+        "cpu_s": round(cpu, 2),
+        "cpu_us_per_get": round(cpu / max(1, total_gets) * 1e6, 1),
+        "cpu_share_of_one_core": round(cpu / elapsed, 3),
+        "rss_base_mb": round(rss_base / 1024, 1),
+        "rss_peak_growth_mb": round((hwm - rss_base) / 1024, 1),
+        "kb_per_trigger": round((hwm - rss_base) / max(1, args.n), 2),
+        "lag_ms": watchdog.lag_ms(start),
+        "lag_ms_after_startup": watchdog.lag_ms(start + 10),
+        "lag_ms_startup": watchdog.lag_ms(start, start + 10),
+        "delay_s": {
+            "p50": round(percentile(delays, 50), 2),
+            "p99": round(percentile(delays, 99), 2),
+            "max": round(max(delays), 2) if delays else float("nan"),
+            "min": round(min(delays), 2) if delays else float("nan"),
+        },
+    }
+    if args.design == "provider-adaptive":
+        result["asettings_us"] = await _asettings_cost()
+    return result
+
+
+async def _asettings_cost(count: int = 2000) -> dict[str, float]:
+    """What ``RunwayHook.asettings()`` costs per new hook (each trigger builds one): a connection lookup."""
+    from airflow_provider_runway.hooks.runway import RunwayHook
+
+    started = time.perf_counter()
+    cpu = time.process_time()
+    for _ in range(count):
+        await RunwayHook().asettings()
+    return {
+        "wall_us_per_call": round((time.perf_counter() - started) / count * 1e6, 1),
+        "cpu_us_per_call": round((time.process_time() - cpu) / count * 1e6, 1),
+    }
+
+
+async def _child_ramp(args: argparse.Namespace) -> dict[str, Any]:
+    """Add ``step`` provider triggers every ``window`` s until the steady lag breaks a target."""
+    import psutil
+
+    from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
+    steps = []
+    running: list[asyncio.Task[Any]] = []
+    watchdog = Watchdog()
+    dog = asyncio.create_task(watchdog.run())
+    proc = psutil.Process()
+    deadline = time.time() + 7200
+    best = 0
+    n = 0
+    while n < args.ramp_max:
+        tasks = await _create_tasks(args.base, [(0.0, 7200.0)] * args.ramp_step)
+        for task_id, _, _ in tasks:
+            kwargs = RunwayTaskTrigger(
+                runway_task_id=task_id, deadline=deadline, poll_interval=POLL, polling_mode="fixed"
+            ).serialize()[1]
+            trigger = RunwayTaskTrigger(**json.loads(json.dumps(kwargs)))
+            running.append(asyncio.create_task(_drain(trigger)))
+        n += len(tasks)
+        added = time.monotonic()
+        cpu0 = proc.cpu_times()
+        await asyncio.sleep(args.ramp_window)
+        cpu1 = proc.cpu_times()
+        settle = added + POLL + JITTER + 1
+        steady = watchdog.lag_ms(settle, time.monotonic())
+        step = {
+            "n": n,
+            "lag_ms_steady": steady,
+            "lag_ms_with_burst": watchdog.lag_ms(added, time.monotonic()),
+            "cpu_share_of_one_core": round(
+                ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) / args.ramp_window, 3
+            ),
+        }
+        steps.append(step)
+        print(json.dumps(step), file=sys.stderr, flush=True)
+        if steady["p99"] < 100 and steady["max"] < 200:
+            best = n
+        else:
+            break
+    watchdog.stop = True
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, dog, return_exceptions=True)
+    return {"design": "ramp-provider-fixed", "largest_n_within_targets": best, "steps": steps}
+
+
+async def _drain(trigger: Any) -> None:
+    async for _event in trigger.run():
+        return
+
+
+def child(args: argparse.Namespace) -> None:
+    import logging
+
+    if args.in_flight:
+        from airflow_provider_runway.hooks import runway as hook_module
+
+        hook_module.ASYNC_MAX_IN_FLIGHT = args.in_flight
+
+    # Trigger log lines go to a file, as a triggerer writes them (never to a terminal).
+    logging.basicConfig(filename=args.log, level=logging.INFO, force=True)
+    result = asyncio.run(_child_ramp(args) if args.design == "ramp" else _child_run(args))
+    print(json.dumps(result), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The parent: one simulator and one trigger process per (N, design)
+# ------------------------------------------------------------------------------------------------------------
+def _run_child(design: str, n: int, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    import psutil
+
+    with simulator("--update-interval", str(UPDATE_INTERVAL)) as (base, root, pid):
+        sim = psutil.Process(pid)
+        sim_cpu0 = sim.cpu_times()
+        started = time.monotonic()
+        env = {
+            **os.environ,
+            "AIRFLOW_CONN_RUNWAY_DEFAULT": conn_json(base),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        }
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--design",
+            design,
+            "--n",
+            str(n),
+            "--base",
+            base,
+            "--root",
+            root,
+            "--min-finish",
+            str(args.min_finish),
+            "--max-finish",
+            str(args.max_finish),
+            "--log",
+            f"/tmp/bench_triggerer_{design}_{n}.log",
+            "--max-wall",
+            str(args.max_wall),
+            *extra,
+            *(["--in-flight", str(args.in_flight)] if args.in_flight else []),
+        ]
+        out = subprocess.run(command, env=env, capture_output=True, text=True)
+        wall = time.monotonic() - started
+        sim_cpu1 = sim.cpu_times()
+    if out.returncode != 0:
+        raise RuntimeError(f"{design} N={n} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    sim_cpu = (sim_cpu1.user - sim_cpu0.user) + (sim_cpu1.system - sim_cpu0.system)
+    result["simulator_cpu_share_of_one_core"] = round(sim_cpu / wall, 3)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="N=1000 only, tasks finish at 15-45 s, small ramp"
+    )
+    parser.add_argument("--n", default=None, help="comma-separated trigger counts (default 1000,5000)")
+    parser.add_argument("--designs", default=",".join(DESIGNS))
+    parser.add_argument("--designs-small", default=None, help="designs at N below the largest (default all)")
+    parser.add_argument("--min-finish", type=float, default=None)
+    parser.add_argument("--max-finish", type=float, default=None)
+    parser.add_argument("--ramp", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--ramp-step", type=int, default=None)
+    parser.add_argument("--ramp-max", type=int, default=None)
+    parser.add_argument("--ramp-window", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-wall", type=float, default=None, help="cap per design run (s)")
+    parser.add_argument("--out", default=None)
+    # child-only
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--design", help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--log", default="/tmp/bench_triggerer.log", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=None,
+        help="override hooks.runway.ASYNC_MAX_IN_FLIGHT (a huge value reproduces the provider before its gate)",
+    )
+    args = parser.parse_args()
+    quick = args.quick
+    args.min_finish = args.min_finish if args.min_finish is not None else (15.0 if quick else 30.0)
+    args.max_finish = args.max_finish if args.max_finish is not None else (45.0 if quick else 120.0)
+    args.ramp_step = args.ramp_step or (5000 if quick else 2500)
+    args.ramp_max = args.ramp_max or (30000 if quick else 40000)
+    args.ramp_window = args.ramp_window or (15.0 if quick else 20.0)
+    args.max_wall = args.max_wall or args.max_finish + 60
+    if args.child:
+        args.n = int(args.n or 0)
+        child(args)
+        return 0
+
+    counts = [int(x) for x in (args.n or ("1000" if quick else "1000,5000")).split(",")]
+    designs = args.designs.split(",")
+    small = (args.designs_small or args.designs).split(",")
+    results: list[dict[str, Any]] = []
+    for n in counts:
+        for design in designs if n == max(counts) else small:
+            result = _run_child(design, n, args, ["--seed", str(args.seed)])
+            results.append(result)
+            print(_line(result), flush=True)
+    ramp = None
+    if args.ramp:
+        ramp = _run_child(
+            "ramp",
+            0,
+            args,
+            [
+                "--ramp-step",
+                str(args.ramp_step),
+                "--ramp-max",
+                str(args.ramp_max),
+                "--ramp-window",
+                str(args.ramp_window),
+            ],
+        )
+        print(
+            f"ramp (provider, fixed 6 s polling, tasks never finish): largest N within lag targets = "
+            f"{ramp['largest_n_within_targets']}",
+            flush=True,
+        )
+        for step in ramp["steps"]:
+            print(f"  {json.dumps(step)}", flush=True)
+    data = {"machine": machine(), "quick": quick, "results": results, "ramp": ramp, "argv": sys.argv[1:]}
+    save(args.out or ("triggerer_quick" if quick else "triggerer"), data)
+    return 0
+
+
+def _line(r: dict[str, Any]) -> str:
+    lag, delay = r["lag_ms"], r["delay_s"]
+    return (
+        f"{r['design']:<18} N={r['n']:<5} events={r['events']} unfinished={r['unfinished_at_cap']} cpu/GET={r['cpu_us_per_get']} us "
+        f"cpu={r['cpu_s']} s ({r['cpu_share_of_one_core']:.0%} of a core) KB/trigger={r['kb_per_trigger']} "
+        f"lag p50/p99/max={lag['p50']}/{lag['p99']}/{lag['max']} ms "
+        f"(after start-up {r['lag_ms_after_startup']['p99']}/{r['lag_ms_after_startup']['max']}) "
+        f"delay p50/p99={delay['p50']}/{delay['p99']} s GETs/task={r['gets_per_task']} "
+        f"sim CPU={r['simulator_cpu_share_of_one_core']:.0%} wall={r['wall_s']} s"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
