@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_runway._compat import TaskDeferred
 from airflow_provider_runway.hooks.runway import aclose_shared_clients
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
 

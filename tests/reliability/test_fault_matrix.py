@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
+from airflow_provider_runway._compat import AirflowFailException, TaskDeferred
 from airflow_provider_runway.exceptions import (
     RunwayConfigurationError,
     RunwayError,
