@@ -128,6 +128,9 @@ def render(rows: list[dict], soak: dict, soak_generations: int, status: int) -> 
         "* `RunwaySubmitUncertainError` is not an `AirflowFailException`, so an Airflow task with `retries`",
         "  re-runs and creates a second (billed) task after a lost create answer. Making it fail without",
         "  retries needs a change in `exceptions.py`.",
+        "* At `DEBUG` log level, Airflow 3.3.2's own task supervisor logs the `MaskSecret` messages it relays,",
+        "  connection password included (seen in the secrets scan); the scan runs at the default `INFO`, where",
+        "  there are 0 hits. An Airflow issue, not this provider's: do not run workers at DEBUG with real keys.",
     ]
     return "\n".join(lines) + "\n"
 
