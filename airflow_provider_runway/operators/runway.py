@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -164,9 +164,21 @@ class RunwayBaseOperator(BaseOperator):
     # ----------------------------------------------------------------------------------------------------
     # What subclasses provide
     # ----------------------------------------------------------------------------------------------------
+    #: the pure builder of this endpoint's body (in models.py), called with ``body_arguments``
+    body_builder: ClassVar[Callable[..., dict[str, Any]] | None] = None
+    #: the operator arguments passed to ``body_builder``, by the same names
+    body_arguments: ClassVar[tuple[str, ...]] = ()
+
     def build_body(self, context: Context) -> dict[str, Any]:
-        """The validated JSON body; raise RunwayValidationError naming the field. No I/O."""
-        raise NotImplementedError
+        """The validated JSON body; raises RunwayValidationError naming the field. No I/O.
+
+        By default ``body_builder(**{name: value})`` over ``body_arguments``, with file inputs already
+        turned into URIs; an operator whose body is not a plain mapping of its arguments overrides this.
+        """
+        builder = type(self).body_builder
+        if builder is None:
+            raise NotImplementedError(f"{type(self).__name__} declares no body_builder")
+        return builder(**{name: self.input_value(name) for name in self.body_arguments})
 
     @property
     def model_name(self) -> str | None:
@@ -609,18 +621,18 @@ class RunwayImageToVideoOperator(RunwayBaseOperator):
         self.content_moderation = content_moderation
         self.extra_body = extra_body
 
-    def build_body(self, context: Context) -> dict[str, Any]:
-        return models.build_image_to_video_body(
-            prompt_image=self.input_value("prompt_image"),
-            model=self.model,
-            prompt_text=self.prompt_text,
-            seed=self.seed,
-            duration=self.duration,
-            ratio=self.ratio,
-            watermark=self.watermark,
-            content_moderation=self.content_moderation,
-            extra_body=self.extra_body,
-        )
+    body_builder = staticmethod(models.build_image_to_video_body)
+    body_arguments = (
+        "prompt_image",
+        "model",
+        "prompt_text",
+        "seed",
+        "duration",
+        "ratio",
+        "watermark",
+        "content_moderation",
+        "extra_body",
+    )
 
 
 class RunwayVideoToVideoOperator(RunwayBaseOperator):
@@ -673,17 +685,17 @@ class RunwayVideoToVideoOperator(RunwayBaseOperator):
         self.content_moderation = content_moderation
         self.extra_body = extra_body
 
-    def build_body(self, context: Context) -> dict[str, Any]:
-        return models.build_video_to_video_body(
-            video_uri=self.input_value("video_uri"),
-            prompt_text=self.prompt_text,
-            model=self.model,
-            seed=self.seed,
-            references=self.input_value("references"),
-            ratio=self.ratio,
-            content_moderation=self.content_moderation,
-            extra_body=self.extra_body,
-        )
+    body_builder = staticmethod(models.build_video_to_video_body)
+    body_arguments = (
+        "video_uri",
+        "prompt_text",
+        "model",
+        "seed",
+        "references",
+        "ratio",
+        "content_moderation",
+        "extra_body",
+    )
 
 
 class RunwayTextToImageOperator(RunwayBaseOperator):
@@ -735,16 +747,16 @@ class RunwayTextToImageOperator(RunwayBaseOperator):
         self.content_moderation = content_moderation
         self.extra_body = extra_body
 
-    def build_body(self, context: Context) -> dict[str, Any]:
-        return models.build_text_to_image_body(
-            prompt_text=self.prompt_text,
-            model=self.model,
-            ratio=self.ratio,
-            reference_images=self.input_value("reference_images"),
-            seed=self.seed,
-            content_moderation=self.content_moderation,
-            extra_body=self.extra_body,
-        )
+    body_builder = staticmethod(models.build_text_to_image_body)
+    body_arguments = (
+        "prompt_text",
+        "model",
+        "ratio",
+        "reference_images",
+        "seed",
+        "content_moderation",
+        "extra_body",
+    )
 
 
 class RunwayVideoUpscaleOperator(RunwayBaseOperator):
@@ -783,13 +795,8 @@ class RunwayVideoUpscaleOperator(RunwayBaseOperator):
         self.resolution = resolution
         self.extra_body = extra_body
 
-    def build_body(self, context: Context) -> dict[str, Any]:
-        return models.build_video_upscale_body(
-            video_uri=self.input_value("video_uri"),
-            model=self.model,
-            resolution=self.resolution,
-            extra_body=self.extra_body,
-        )
+    body_builder = staticmethod(models.build_video_upscale_body)
+    body_arguments = ("video_uri", "model", "resolution", "extra_body")
 
 
 class RunwayTextToVideoOperator(RunwayBaseOperator):
@@ -839,16 +846,8 @@ class RunwayTextToVideoOperator(RunwayBaseOperator):
         self.content_moderation = content_moderation
         self.extra_body = extra_body
 
-    def build_body(self, context: Context) -> dict[str, Any]:
-        return models.build_text_to_video_body(
-            prompt_text=self.prompt_text,
-            model=self.model,
-            ratio=self.ratio,
-            duration=self.duration,
-            seed=self.seed,
-            content_moderation=self.content_moderation,
-            extra_body=self.extra_body,
-        )
+    body_builder = staticmethod(models.build_text_to_video_body)
+    body_arguments = ("prompt_text", "model", "ratio", "duration", "seed", "content_moderation", "extra_body")
 
 
 class RunwayCharacterPerformanceOperator(RunwayBaseOperator):
