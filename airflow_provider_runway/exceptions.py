@@ -17,7 +17,7 @@ DAG author can catch the whole family or one branch::
     │   └── RunwayOutputExpiredError    a signed output URL answered 403/410: fetch the task again
     ├── RunwayTransportError            no HTTP answer at all (refused, reset, timeout) after retries
     │   └── RunwaySubmitUncertainError  a create may have reached the server but its answer was lost:
-    │                                   never retried (a second POST bills a second generation)
+    │                                   never retried, not even by Airflow (AirflowFailException)
     ├── RunwayTaskFailedError           the task ended FAILED; failure_code, failure, category
     │   └── RunwayTaskRejectedError     moderation or invalid asset: also AirflowFailException,
     │                                   so Airflow does not retry it
@@ -123,11 +123,12 @@ class RunwayTransportError(RunwayError):
     """No HTTP answer at all (connection refused or reset, timeout) after the retry budget."""
 
 
-class RunwaySubmitUncertainError(RunwayTransportError):
+class RunwaySubmitUncertainError(RunwayTransportError, AirflowFailException):
     """A create request may have reached the server, but its answer was lost.
 
     The task may exist and be billed. The provider never retries such a request, because the API takes no
-    idempotency key and a second POST could bill a second generation.
+    idempotency key and a second POST could bill a second generation. Being an ``AirflowFailException``,
+    it also stops Airflow's own retries, which would create again: a person checks the dashboard first.
     """
 
     def __init__(self, message: str, *, endpoint: str, task_id: str | None = None) -> None:

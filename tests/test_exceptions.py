@@ -155,6 +155,8 @@ def test_submit_uncertain_and_cancelled_and_timeout():
     err = RunwaySubmitUncertainError("lost answer", endpoint="/v1/image_to_video")
     assert err.endpoint == "/v1/image_to_video" and err.task_id is None
     assert isinstance(err, RunwayTransportError)
+    # Airflow must not retry it either: a retry would POST again and could bill a second generation.
+    assert isinstance(err, AirflowFailException)
     assert str(RunwayTaskCancelledError("t1")) == "Runway task t1 was cancelled"
     assert str(RunwayTaskCancelledError("t1", "by the gateway")).endswith(": by the gateway")
     assert RunwayTimeoutError("t1", "deadline passed").task_id == "t1"

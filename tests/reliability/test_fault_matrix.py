@@ -382,6 +382,8 @@ def test_create_answer_lost_after_the_task_was_made(request, direct, monkeypatch
     assert "NOT retried" in str(value) and "/v1/image_to_video" in str(value)
     assert value.endpoint == "/v1/image_to_video"
     assert len(requests_of(direct, "POST", "/v1/image_to_video")) == 1  # never a second create
+    # ... and Airflow's own retries are off for it: a retried task would POST (and bill) again.
+    assert isinstance(value, AirflowFailException)
     # The id never arrived, so nothing can point at it, and nothing was polled, pushed or remembered.
     assert value.task_id is None
     assert context["ti"].pushes == [] and store.data == {}
