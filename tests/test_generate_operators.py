@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import json
 import shutil
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from airflow_provider_runway.operators.runway import (
     RunwayVideoUpscaleOperator,
 )
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+from tests.fakes import FakeStateStore, FakeTI
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -48,39 +47,6 @@ FAST = {"poll_interval": 0.05, "max_poll_interval": 1.0}
 # --------------------------------------------------------------------------------------------------------
 # Helpers (also used by test_cost.py and test_lineage.py)
 # --------------------------------------------------------------------------------------------------------
-class FakeTI:
-    """Records XCom pushes and answers pulls of its own keys, like a TaskInstance within one try."""
-
-    task_id = "generate"
-    map_index = -1
-
-    def __init__(self) -> None:
-        self.pushes: list[tuple[str, Any]] = []
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        json.dumps(value)
-        self.pushes.append((key, value))
-
-    def xcom_pull(self, task_ids: Any = None, key: str = "return_value", map_indexes: Any = None) -> Any:
-        values = self.pushed(key)
-        return values[-1] if values else None
-
-    def pushed(self, key: str) -> list[Any]:
-        return [value for k, value in self.pushes if k == key]
-
-
-class FakeStateStore:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return copy.deepcopy(self.data.get(key, default))
-
-    def set(self, key: str, value: Any, *, retention: timedelta | None = None) -> None:
-        self.data[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
 
 
 def make_context(store: FakeStateStore | None = None, ti: FakeTI | None = None) -> dict[str, Any]:

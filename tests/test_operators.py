@@ -12,7 +12,6 @@ in-process control, and what the provider did is read back from its accounting.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import threading
 import time
@@ -41,6 +40,7 @@ from airflow_provider_runway.operators.runway import (
     RunwayVideoToVideoOperator,
 )
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+from tests.fakes import FakeStateStore, FakeTI
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -52,34 +52,6 @@ MODES = ["sync", "deferred"]
 # --------------------------------------------------------------------------------------------------------
 # A minimal task context: a TaskInstance that records XCom pushes, and a dict-backed task state store
 # --------------------------------------------------------------------------------------------------------
-class FakeTI:
-    def __init__(self) -> None:
-        self.pushes: list[tuple[str, Any]] = []
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        json.dumps(value)  # XCom values must be JSON
-        self.pushes.append((key, value))
-
-    def pushed(self, key: str) -> list[Any]:
-        return [value for k, value in self.pushes if k == key]
-
-
-class FakeStateStore:
-    """The get/set/delete surface of Airflow 3.3's ``context["task_state_store"]``, kept in a dict."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return copy.deepcopy(self.data.get(key, default))
-
-    def set(self, key: str, value: Any, *, retention: timedelta | None = None) -> None:
-        if value is None:
-            raise ValueError("Cannot set value as None")
-        self.data[key] = json.loads(json.dumps(value))  # stored as JSON, as the real store does
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
 
 
 def make_context(store: FakeStateStore | None = None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from airflow_provider_runway.hooks.runway import RunwayHook, aclose_shared_clien
 from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLink
 from airflow_provider_runway.sensors.runway import RunwayTaskSensor
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+from tests.fakes import FakeTI
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,15 +34,6 @@ BODY = {
     "duration": 5,
 }
 MODES = ["poke", "deferred"]
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.pushes: list[tuple[str, Any]] = []
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        json.dumps(value)
-        self.pushes.append((key, value))
 
 
 def sensor(task_id: str, **kwargs: Any) -> RunwayTaskSensor:

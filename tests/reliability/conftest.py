@@ -9,10 +9,8 @@ is set. Tests marked ``soak`` run only with ``--soak`` (``make soak``).
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import os
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import pytest
 from airflow_provider_runway._compat import TaskDeferred
 from airflow_provider_runway.hooks.runway import aclose_shared_clients
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+from tests.fakes import FakeStateStore, FakeTI
 
 RESULTS_ENV = "RUNWAY_RELIABILITY_RESULTS"
 _ROWS: list[dict[str, Any]] = []
@@ -86,32 +85,6 @@ def record(request: pytest.FixtureRequest, row: str, mode: str, **expected: Any)
 # --------------------------------------------------------------------------------------------------------
 # A minimal task context (the same surface tests/test_operators.py uses)
 # --------------------------------------------------------------------------------------------------------
-class FakeTI:
-    def __init__(self) -> None:
-        self.pushes: list[tuple[str, Any]] = []
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        json.dumps(value)
-        self.pushes.append((key, value))
-
-    def pushed(self, key: str) -> list[Any]:
-        return [value for k, value in self.pushes if k == key]
-
-
-class FakeStateStore:
-    """get/set/delete of Airflow 3.3's ``context["task_state_store"]``, JSON round-tripped."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return copy.deepcopy(self.data.get(key, default))
-
-    def set(self, key: str, value: Any, *, retention: timedelta | None = None) -> None:
-        self.data[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
 
 
 def make_context(store: FakeStateStore | None = None) -> dict[str, Any]:
