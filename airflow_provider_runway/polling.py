@@ -70,7 +70,9 @@ class PollPlan:
     #: Seconds a reported progress may trail the poll that read it (0: progress is live). The rate estimate
     #: then takes the fastest rate the samples allow and aims at the earliest plausible finish: on Runway's
     #: 5 s update grid the plain estimate overshot by up to 18 s (benchmarks/bench_triggerer.py).
-    progress_lag: float = 0.0
+    #: ``None`` (default): :func:`runway_progress_lag` of ``min_interval``, so the trigger, the operator's
+    #: synchronous wait and the sensor all aim the same way.
+    progress_lag: float | None = None
 
     def __post_init__(self) -> None:
         if self.min_interval <= 0 or self.max_interval < self.min_interval:
@@ -81,7 +83,9 @@ class PollPlan:
             object.__setattr__(self, "jitter", min(DEFAULT_JITTER, self.min_interval / 4))
         elif self.jitter < 0:
             raise ValueError("jitter must be >= 0")
-        if self.progress_lag < 0:
+        if self.progress_lag is None:
+            object.__setattr__(self, "progress_lag", runway_progress_lag(self.min_interval))
+        elif self.progress_lag < 0:
             raise ValueError("progress_lag must be >= 0")
 
     @property
@@ -157,7 +161,7 @@ class PollTracker:
         if self.first_running is None or self.last_running is None:
             return None
         (t0, p0), (t1, p1) = self.first_running, self.last_running
-        span = t1 - t0 - self.plan.progress_lag
+        span = t1 - t0 - (self.plan.progress_lag or 0.0)
         if span <= 0 or p1 <= p0:
             return None
         rate = (p1 - p0) / span

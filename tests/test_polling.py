@@ -114,7 +114,8 @@ def test_a_deadline_already_passed_means_poll_now():
 
 @pytest.mark.parametrize("draw", [0.0, 0.5, 0.999])
 def test_adaptive_delay_after_two_running_samples_aims_just_past_the_estimated_finish(draw):
-    tracker = PollTracker(PollPlan(min_interval=5.0, max_interval=60.0), rng=lambda: draw)
+    # progress_lag=0: the formula on live progress (the default allows for Runway's 5 s grid, below)
+    tracker = PollTracker(PollPlan(min_interval=5.0, max_interval=60.0, progress_lag=0.0), rng=lambda: draw)
     tracker.observe(task("RUNNING", 0.2), T0)
     tracker.observe(task("RUNNING", 0.4), T0 + 2.0)  # 0.1 per second: finishes at T0 + 8
     assert tracker.estimated_finish() == pytest.approx(T0 + 8.0)
@@ -128,7 +129,7 @@ def test_adaptive_delay_after_two_running_samples_aims_just_past_the_estimated_f
 def test_finish_margin_is_half_a_second_at_the_default_interval_and_shrinks_for_loopback_intervals():
     assert PollPlan(min_interval=6.0).finish_margin == pytest.approx(FINISH_MARGIN) == 0.5
     assert PollPlan(min_interval=30.0, max_interval=60.0).finish_margin == FINISH_MARGIN
-    tracker = PollTracker(PollPlan(min_interval=0.06), rng=lambda: 1.0)
+    tracker = PollTracker(PollPlan(min_interval=0.06, progress_lag=0.0), rng=lambda: 1.0)
     tracker.observe(task("RUNNING", 0.0), T0)
     tracker.observe(task("RUNNING", 0.1), T0 + 0.1)  # finishes at T0 + 1.0
     wake = T0 + 0.1 + tracker.next_delay(T0 + 0.1, deadline=T0 + 60)
@@ -484,3 +485,25 @@ def test_finish_event_never_turns_an_odd_event_into_success(bad):
 def test_event_rejects_unknown_statuses():
     with pytest.raises(ValueError, match="unknown event status"):
         polling.event("done", TASK_ID)
+
+
+def test_default_progress_lag_follows_the_interval_so_every_path_aims_the_same_way():
+    """The trigger, the operator's synchronous wait and the sensor build their plans separately: the
+    allowance for Runway's 5 s progress grid must come from the plan itself, not from one caller."""
+    from airflow_provider_runway.polling import RUNWAY_PROGRESS_LAG, runway_progress_lag
+    from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
+    assert PollPlan(min_interval=6.0).progress_lag == RUNWAY_PROGRESS_LAG
+    short = PollPlan(min_interval=0.6).progress_lag
+    assert short == pytest.approx(runway_progress_lag(0.6))
+    assert short is not None and short < 0.5
+    trigger = RunwayTaskTrigger(runway_task_id="t", deadline=T0 + 60, poll_interval=6.0)
+    assert trigger._plan() == PollPlan(min_interval=6.0, max_interval=trigger.max_poll_interval)
+    # With the lag, two samples 6 s apart that read 0.2 -> 0.4 aim earlier than the live-progress formula.
+    lagged, live = (
+        PollTracker(PollPlan(min_interval=6.0, progress_lag=lag), rng=lambda: 0.0) for lag in (None, 0.0)
+    )
+    for tracker in (lagged, live):
+        tracker.observe(task("RUNNING", 0.2), T0)
+        tracker.observe(task("RUNNING", 0.4), T0 + 6.0)
+    assert lagged.estimated_finish() < live.estimated_finish()

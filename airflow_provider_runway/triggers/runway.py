@@ -89,7 +89,6 @@ class RunwayTaskTrigger(BaseTrigger):
             min_interval=self.poll_interval,
             max_interval=max(self.max_poll_interval, self.poll_interval),
             mode=self.polling_mode,  # type: ignore[arg-type]
-            progress_lag=polling.runway_progress_lag(self.poll_interval),
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
