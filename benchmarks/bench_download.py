@@ -4,7 +4,8 @@ The simulator (its own process, ``--output-size 524288000``) serves one finished
 ``curl -o`` of the signed URL, then ``save_task_outputs`` to a local ``ObjectStoragePath`` in a fresh Python
 process that reports its wall time and its peak RSS growth (the larger of VmHWM, reset just before the
 download, and RSS sampled every 5 ms; the sampler thread itself costs a little throughput). Both
-write to the same directory; each file is deleted after its round. Medians over the rounds.
+write to the same directory; each file is deleted after its run, dirty pages are flushed (``os.sync``)
+before each run, and the order alternates round by round. Medians over the rounds.
 
     benchmarks/.venv/bin/python benchmarks/bench_download.py [--rounds 3] [--size 524288000]
 """
@@ -88,7 +89,8 @@ def main() -> int:
             ).json()
             task_id = created["id"]
             env = {**os.environ, "AIRFLOW_CONN_RUNWAY_DEFAULT": conn_json(base)}
-            for _ in range(args.rounds):
+
+            def run_curl() -> None:
                 url = httpx.get(f"{base}/v1/tasks/{task_id}", headers=headers).json()["output"][0]
                 target = workdir / "curl.mp4"
                 started = time.perf_counter()
@@ -96,6 +98,8 @@ def main() -> int:
                 seconds = time.perf_counter() - started
                 curl_runs.append({"seconds": seconds, "bytes": target.stat().st_size})
                 target.unlink()
+
+            def run_hook() -> None:
                 out = subprocess.run(
                     [sys.executable, "-c", CHILD, task_id, str(workdir / "hook") + "/"],
                     env=env,
@@ -106,6 +110,13 @@ def main() -> int:
                     raise RuntimeError(out.stderr[-2000:])
                 hook_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 shutil.rmtree(workdir / "hook", ignore_errors=True)
+
+            for round_ in range(args.rounds):
+                # Alternate who goes first, and flush the previous writer's dirty pages before each one, so
+                # neither pays for the other's writeback.
+                for run in (run_curl, run_hook) if round_ % 2 == 0 else (run_hook, run_curl):
+                    os.sync()
+                    run()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     mb = args.size / 1e6

@@ -252,7 +252,17 @@ async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
         waiters = _alt_waiters(tasks, args.base, args.design, record)
     watchdog = Watchdog()
     dog = asyncio.create_task(watchdog.run())
+    gc_pauses: list[tuple[int, float]] = []  # (generation, seconds) of every collection during the run
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_pauses.append((info["generation"], time.perf_counter() - gc_started[0]))
+
     await asyncio.sleep(0.3)
+    gc.callbacks.append(on_gc)
     cpu0 = proc.cpu_times()
     start = time.monotonic()
     gets0 = sum(sim_get(args.root, "/_sim/accounting")["gets"].values())
@@ -263,6 +273,7 @@ async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.gather(*pending, return_exceptions=True)
     elapsed = time.monotonic() - start
     cpu1 = proc.cpu_times()
+    gc.callbacks.remove(on_gc)
     watchdog.stop = True
     await dog
     hwm = _status_kb("VmHWM")
@@ -290,6 +301,12 @@ async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
         "lag_ms": watchdog.lag_ms(start),
         "lag_ms_after_startup": watchdog.lag_ms(start + 10),
         "lag_ms_startup": watchdog.lag_ms(start, start + 10),
+        "gc": {
+            "collections": len(gc_pauses),
+            "gen2_collections": sum(1 for g, _ in gc_pauses if g == 2),
+            "max_pause_ms": round(max((p for _, p in gc_pauses), default=0.0) * 1000, 1),
+            "gen2_max_pause_ms": round(max((p for g, p in gc_pauses if g == 2), default=0.0) * 1000, 1),
+        },
         "delay_s": {
             "p50": round(percentile(delays, 50), 2),
             "p99": round(percentile(delays, 99), 2),
@@ -391,7 +408,9 @@ def child(args: argparse.Namespace) -> None:
 def _run_child(design: str, n: int, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     import psutil
 
-    with simulator("--update-interval", str(UPDATE_INTERVAL)) as (base, root, pid):
+    # Enough credits and daily creates for tens of thousands of tasks (defaults: 100,000 credits, 10,000/day).
+    limits = ("--credits", "1000000000", "--daily-limit", "100000000")
+    with simulator("--update-interval", str(UPDATE_INTERVAL), *limits) as (base, root, pid):
         sim = psutil.Process(pid)
         sim_cpu0 = sim.cpu_times()
         started = time.monotonic()
@@ -445,6 +464,7 @@ def main() -> int:
     parser.add_argument("--min-finish", type=float, default=None)
     parser.add_argument("--max-finish", type=float, default=None)
     parser.add_argument("--ramp", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--only-ramp", action="store_true", help="skip the fixed-N runs")
     parser.add_argument("--ramp-step", type=int, default=None)
     parser.add_argument("--ramp-max", type=int, default=None)
     parser.add_argument("--ramp-window", type=float, default=None)
@@ -467,8 +487,8 @@ def main() -> int:
     quick = args.quick
     args.min_finish = args.min_finish if args.min_finish is not None else (15.0 if quick else 30.0)
     args.max_finish = args.max_finish if args.max_finish is not None else (45.0 if quick else 120.0)
-    args.ramp_step = args.ramp_step or (5000 if quick else 2500)
-    args.ramp_max = args.ramp_max or (30000 if quick else 40000)
+    args.ramp_step = args.ramp_step or (2000 if quick else 1000)
+    args.ramp_max = args.ramp_max or (10000 if quick else 8000)
     args.ramp_window = args.ramp_window or (15.0 if quick else 20.0)
     args.max_wall = args.max_wall or args.max_finish + 60
     if args.child:
@@ -480,11 +500,15 @@ def main() -> int:
     designs = args.designs.split(",")
     small = (args.designs_small or args.designs).split(",")
     results: list[dict[str, Any]] = []
-    for n in counts:
+    for n in [] if args.only_ramp else counts:
         for design in designs if n == max(counts) else small:
             result = _run_child(design, n, args, ["--seed", str(args.seed)])
             results.append(result)
             print(_line(result), flush=True)
+            save(
+                (args.out or ("triggerer_quick" if quick else "triggerer")) + "_partial",
+                {"results": results, "argv": sys.argv[1:]},
+            )
     ramp = None
     if args.ramp:
         ramp = _run_child(

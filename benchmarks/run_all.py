@@ -20,12 +20,24 @@ HERE = Path(__file__).resolve().parent
 # name -> (script, full arguments, quick arguments)
 FIGURES: dict[str, tuple[str, list[str], list[str]]] = {
     "simulator": ("bench_simulator.py", ["--seconds", "5"], ["--seconds", "3"]),
+    "schedule": ("bench_schedule.py", ["--tasks", "3000"], ["--tasks", "1000", "--out", "schedule_quick"]),
     "import": ("bench_import.py", ["--rounds", "15"], ["--rounds", "10", "--out", "import_quick"]),
     "download": ("bench_download.py", ["--rounds", "3"], ["--rounds", "2", "--out", "download_quick"]),
     "e2e": ("bench_e2e.py", ["--rounds", "5"], ["--rounds", "3", "--out", "e2e_quick"]),
     "triggerer": (
         "bench_triggerer.py",
-        ["--designs-small", "provider-adaptive,floor", "--ramp-step", "5000", "--ramp-window", "15"],
+        [
+            "--designs",
+            "provider-adaptive,provider-fixed,new-client,to-thread,floor",
+            "--designs-small",
+            "provider-adaptive,provider-fixed,floor",
+            "--ramp-step",
+            "1000",
+            "--ramp-max",
+            "8000",
+            "--ramp-window",
+            "15",
+        ],
         ["--quick"],
     ),
 }
