@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_runway.exceptions import RunwayConfigurationError, RunwayError, RunwayValidationError
 from airflow_provider_runway.models import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
     IMAGE_DATA_URI_LIMIT,
     VIDEO_DATA_URI_LIMIT,
     is_loopback_host,
@@ -40,7 +41,6 @@ AssetKind = Literal["image", "video"]
 UPLOAD_MIN_BYTES = 512
 UPLOAD_MAX_BYTES = 200 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
-DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 * 1024 * 1024
 
 IMAGE_EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 VIDEO_EXTENSIONS = {".mp4": "video/mp4", ".mov": "video/quicktime", ".m4v": "video/mp4"}

@@ -59,6 +59,11 @@ DEFAULT_NOT_EXIST_GRACE = 30.0
 #: Runway updates a task at most every 5 s; its SDK polls every 6 s.
 DEFAULT_POLL_INTERVAL = 6.0
 MIN_REAL_POLL_INTERVAL = 5.0
+#: Operator defaults also used by polling.py and media.py; kept here so the operator modules can name
+#: them without importing those (DAG files are parsed constantly: see BENCHMARKS.md, import cost).
+DEFAULT_MAX_POLL_INTERVAL = 60.0
+DEFAULT_MAX_POLL_FAILURES = 5
+DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 * 1024 * 1024
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 MAX_PROMPT_TEXT = 1000  # UTF-16 code units (Runway)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_provider_runway import models as models_defaults
 from airflow_provider_runway.exceptions import (
     RunwayError,
     RunwayNotFoundError,
@@ -38,9 +39,9 @@ from airflow_provider_runway.models import (
 )
 
 PollMode = Literal["adaptive", "fixed"]
-DEFAULT_MAX_POLL_INTERVAL = 60.0
+DEFAULT_MAX_POLL_INTERVAL = models_defaults.DEFAULT_MAX_POLL_INTERVAL
 DEFAULT_JITTER = 1.5
-DEFAULT_MAX_POLL_FAILURES = 5
+DEFAULT_MAX_POLL_FAILURES = models_defaults.DEFAULT_MAX_POLL_FAILURES
 #: How far past the estimated finish the adaptive schedule aims (Runway updates a task every ~5 s).
 FINISH_MARGIN = 0.5
 #: Runway refreshes a task's progress about every 5 s, so the progress a poll reads may be that much older

@@ -96,3 +96,27 @@ def test_hook_module_adds_only_airflow_and_its_own_modules(probe):
 def test_no_network_file_process_or_thread_at_import(probe):
     assert probe["events"] == []
     assert probe["threads_started"] == 0
+
+
+def test_operator_and_sensor_modules_leave_runtime_machinery_unimported():
+    """DAG files import these on every parse: the trigger machinery, the hook, media (fsspec) and the
+    wait loop must load only when a task runs (BENCHMARKS.md, import cost)."""
+    code = (
+        "import sys, json\n"
+        "import airflow.sdk\n"
+        "from airflow.sdk import BaseOperator, BaseSensorOperator\n"
+        "before = set(sys.modules)\n"
+        "import airflow_provider_runway.operators.runway, airflow_provider_runway.sensors.runway\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    added = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    for lazy in (
+        "airflow.triggers.base",
+        "airflow_provider_runway.triggers.runway",
+        "airflow_provider_runway.hooks.runway",
+        "airflow_provider_runway.media",
+        "airflow_provider_runway.polling",
+    ):
+        assert lazy not in added, f"{lazy} is imported when a DAG file is parsed"
+    assert "airflow_provider_runway.operators.runway" in added

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_runway import lineage, media, models, polling
+from airflow_provider_runway import lineage, models
 from airflow_provider_runway._compat import conf
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
@@ -19,12 +19,16 @@ from airflow_provider_runway.exceptions import (
     RunwayNotFoundError,
     RunwayValidationError,
 )
-from airflow_provider_runway.hooks.runway import RunwayHook
-from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
+
+    from airflow_provider_runway import media, polling
+    from airflow_provider_runway.hooks.runway import RunwayHook
+
+# media, polling, the hook and the trigger are imported where they are used: DAG files import this module
+# on every parse, and those pull in fsspec, Airflow's trigger machinery and more (BENCHMARKS.md, import cost).
 
 #: task_state_store key holding the remote task of the current logical generation (durable execution).
 STATE_KEY = "runway_task"
@@ -122,17 +126,17 @@ class RunwayBaseOperator(BaseOperator):
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = models.DEFAULT_POLL_INTERVAL,
-        max_poll_interval: float = polling.DEFAULT_MAX_POLL_INTERVAL,
+        max_poll_interval: float = models.DEFAULT_MAX_POLL_INTERVAL,
         polling_mode: str = "adaptive",
         timeout: timedelta | float = DEFAULT_TIMEOUT,
         cancel_on_kill: bool = True,
         cancel_on_timeout: bool = True,
         not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
-        max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
+        max_poll_failures: int = models.DEFAULT_MAX_POLL_FAILURES,
         durable: bool = True,
         output_path: Any = None,
         output_conn_id: str | None = None,
-        max_download_bytes: int = media.DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_download_bytes: int = models.DEFAULT_MAX_DOWNLOAD_BYTES,
         min_credit_balance: float | str | None = None,
         require_credit_check: bool = False,
         **kwargs: Any,
@@ -201,6 +205,8 @@ class RunwayBaseOperator(BaseOperator):
     def prepare_inputs(self, context: Context) -> dict[str, Any]:
         """Validate the whole request with file inputs stood in by placeholders, then read or upload the
         files: nothing is read, uploaded or created before every argument has been checked."""
+        from airflow_provider_runway import media
+
         kinds = self.input_kinds()
         self._resolved = {
             name: media.placeholder_assets(getattr(self, name), kind) for name, kind in kinds.items()
@@ -220,6 +226,8 @@ class RunwayBaseOperator(BaseOperator):
 
     def save_outputs(self, context: Context, manifest: dict[str, Any]) -> dict[str, Any]:
         """Store the outputs before their signed URLs expire, and describe them on the outlet Assets."""
+        from airflow_provider_runway import media
+
         if self.output_path is not None and manifest["outputs"]:
             task = models.RunwayTask(
                 id=manifest["runway_task_id"],
@@ -244,9 +252,13 @@ class RunwayBaseOperator(BaseOperator):
     # ----------------------------------------------------------------------------------------------------
     @cached_property
     def hook(self) -> RunwayHook:
+        from airflow_provider_runway.hooks.runway import RunwayHook
+
         return RunwayHook(self.runway_conn_id)
 
     def _plan(self, settings: models.ConnectionSettings) -> polling.PollPlan:
+        from airflow_provider_runway import polling
+
         interval = _seconds(self.poll_interval, "poll_interval")
         longest = _seconds(self.max_poll_interval, "max_poll_interval")
         if self.polling_mode not in ("adaptive", "fixed"):
@@ -263,6 +275,9 @@ class RunwayBaseOperator(BaseOperator):
         return polling.PollPlan(min_interval=interval, max_interval=max(longest, interval), mode=mode)
 
     def execute(self, context: Context) -> Any:
+        from airflow_provider_runway import polling
+        from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
         # Everything that can be checked without a request is checked before the (paid) create.
         timeout = _seconds(self.timeout, "timeout")
         minimum = self._min_credit_balance()
@@ -377,6 +392,8 @@ class RunwayBaseOperator(BaseOperator):
         return _credits(value)
 
     def _complete(self, context: Context, event: Any, *, estimated_credits: Any = None) -> Any:
+        from airflow_provider_runway import polling
+
         try:
             manifest = polling.finish_event(event, endpoint=self.endpoint, model=self.model_name)
         except RunwayError as err:
@@ -1026,7 +1043,7 @@ class RunwayDownloadOperator(BaseOperator):
         runway_conn_id: str = models.DEFAULT_CONN_ID,
         output_conn_id: str | None = None,
         default_output_ext: str = "mp4",
-        max_download_bytes: int = media.DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_download_bytes: int = models.DEFAULT_MAX_DOWNLOAD_BYTES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -1039,9 +1056,13 @@ class RunwayDownloadOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> RunwayHook:
+        from airflow_provider_runway.hooks.runway import RunwayHook
+
         return RunwayHook(self.runway_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_runway import media, polling
+
         models.task_path(self.runway_task_id)
         media.ensure_output_path(self.output_path, self.output_conn_id)
         task = self.hook.get_task(self.runway_task_id)

@@ -10,15 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_runway import models, polling
+from airflow_provider_runway import models
 from airflow_provider_runway._compat import conf
 from airflow_provider_runway.exceptions import RunwayError
-from airflow_provider_runway.hooks.runway import RunwayHook
 from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLink
-from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_runway.hooks.runway import RunwayHook
+
+# polling, the hook and the trigger are imported where used: DAG files import this module on every parse.
 
 
 class RunwayTaskSensor(BaseSensorOperator):
@@ -49,10 +51,10 @@ class RunwayTaskSensor(BaseSensorOperator):
         runway_conn_id: str = models.DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = models.DEFAULT_POLL_INTERVAL,
-        max_poll_interval: float = polling.DEFAULT_MAX_POLL_INTERVAL,
+        max_poll_interval: float = models.DEFAULT_MAX_POLL_INTERVAL,
         polling_mode: str = "adaptive",
         not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
-        max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
+        max_poll_failures: int = models.DEFAULT_MAX_POLL_FAILURES,
         cancel_on_timeout: bool = False,
         cancel_on_kill: bool = False,
         **kwargs: Any,
@@ -72,6 +74,8 @@ class RunwayTaskSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> RunwayHook:
+        from airflow_provider_runway.hooks.runway import RunwayHook
+
         return RunwayHook(self.runway_conn_id)
 
     def _check_id(self) -> str:
@@ -87,6 +91,9 @@ class RunwayTaskSensor(BaseSensorOperator):
         )
 
     def execute(self, context: Context) -> Any:
+        from airflow_provider_runway import polling
+        from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+
         self._started = time.time()
         task_id = self._check_id()
         settings = self.hook.settings
@@ -126,6 +133,8 @@ class RunwayTaskSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
+        from airflow_provider_runway import polling
+
         task = self._get()
         self.log.info("Runway task %s: %s", task.id, task.describe())
         if not task.terminal:
@@ -138,6 +147,8 @@ class RunwayTaskSensor(BaseSensorOperator):
         return self._manifest(event)
 
     def _manifest(self, event: Any) -> dict[str, Any]:
+        from airflow_provider_runway import polling
+
         manifest = polling.finish_event(event)
         for output in manifest["outputs"]:
             self.log.info("Runway output %d: %s", output["index"], models.redact_url(output["url"]))
