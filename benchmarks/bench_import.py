@@ -59,6 +59,9 @@ def main() -> int:
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="runway-bench-import-")
     env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    # Installed packages carry bytecode (pip compiles it); a PYTHONDONTWRITEBYTECODE inherited from the
+    # shell (this sandbox sets it) would make every "cold" process recompile every module from source.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in CANDIDATES}
     # One warm-up each: compiles bytecode and creates the config once.
     for modules in CANDIDATES.values():
