@@ -276,10 +276,13 @@ def watch(
     cancel_on_timeout: bool = True,
     clock: Callable[[], float] = time.time,
     rng: Callable[[], float] = random.random,
+    first_poll_spread: float = 0.0,
 ) -> Generator[WatchAction, Any, dict[str, Any]]:
     """Wait for a task to finish, fail, vanish or outlive the deadline; returns exactly one event dict.
 
     :param first: the answer already in hand (the operator's check right after submit), if any.
+    :param first_poll_spread: with no ``first``, wait up to this many seconds (at random) before the first
+        poll; the trigger sets it to one poll interval, since the operator or sensor has just polled.
     """
     tracker = PollTracker(plan, rng=rng)
     last: RunwayTask | None = None
@@ -302,6 +305,10 @@ def watch(
         if first.terminal:
             return finish(first.status.lower(), first)
     polled = first is not None
+    if first is None and first_poll_spread > 0 and clock() < deadline:
+        # Whoever deferred has just polled: wait a random part of one interval, so thousands of triggers
+        # taken over at once (a triggerer restart) do not all poll, and look up their connection, together.
+        yield Sleep(min(first_poll_spread * rng(), max(0.0, deadline - clock())))
     while True:
         if polled:
             now = clock()

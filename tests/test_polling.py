@@ -507,3 +507,33 @@ def test_default_progress_lag_follows_the_interval_so_every_path_aims_the_same_w
         tracker.observe(task("RUNNING", 0.2), T0)
         tracker.observe(task("RUNNING", 0.4), T0 + 6.0)
     assert lagged.estimated_finish() < live.estimated_finish()
+
+
+def test_first_poll_spread_staggers_a_trigger_without_a_first_answer():
+    """Thousands of triggers taken over at once must not all poll (and look up their connection) together;
+    an operator that already holds the first answer is not delayed."""
+    from airflow_provider_runway.polling import Poll, Sleep, watch
+
+    for draw in (0.0, 0.37, 0.99):
+        steps = watch(
+            "t",
+            deadline=T0 + 600,
+            plan=PollPlan(min_interval=6.0),
+            clock=lambda: T0,
+            rng=lambda d=draw: d,
+            first_poll_spread=6.0,
+        )
+        first_action = next(steps)
+        assert isinstance(first_action, Sleep) and first_action.seconds == pytest.approx(6.0 * draw)
+        assert isinstance(steps.send(None), Poll)
+    steps = watch("t", deadline=T0 + 600, plan=PollPlan(min_interval=6.0), clock=lambda: T0, rng=lambda: 0.5)
+    assert isinstance(next(steps), Poll)  # no spread asked: poll at once
+    steps = watch(
+        "t",
+        deadline=T0 + 2,
+        plan=PollPlan(min_interval=6.0),
+        clock=lambda: T0,
+        rng=lambda: 0.99,
+        first_poll_spread=6.0,
+    )
+    assert next(steps).seconds == pytest.approx(2.0)  # never past the deadline

@@ -681,6 +681,7 @@ class RunwayHook(BaseHook):
         max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
         cancel_on_timeout: bool = True,
         log: Any = None,
+        first_poll_spread: float = 0.0,
     ) -> dict[str, Any]:
         """The async twin of :meth:`wait_for_task`, for triggers: never blocks the event loop."""
         logger = log or self.log
@@ -691,6 +692,7 @@ class RunwayHook(BaseHook):
             first=first,
             max_poll_failures=max_poll_failures,
             cancel_on_timeout=cancel_on_timeout,
+            first_poll_spread=first_poll_spread,
         )
         reply: Any = None
         try:

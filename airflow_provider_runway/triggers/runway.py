@@ -94,7 +94,7 @@ class RunwayTaskTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             hook = self._hook()
-            await hook.asettings()
+            # No eager connection lookup: the first poll makes it, spread like the polls themselves.
             result = await hook.await_task(
                 self.runway_task_id,
                 deadline=self.deadline,
@@ -104,6 +104,7 @@ class RunwayTaskTrigger(BaseTrigger):
                 max_poll_failures=self.max_poll_failures,
                 cancel_on_timeout=self.cancel_on_timeout,
                 log=self.log,
+                first_poll_spread=self.poll_interval,
             )
         except (RunwayError, ValueError) as err:
             result = polling.event(
