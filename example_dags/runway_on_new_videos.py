@@ -25,7 +25,14 @@ def runway_on_new_videos():
     def catalogue(triggering_asset_events=None) -> list[str]:
         """List every video the triggering generations saved (a stand-in for publish or notify)."""
         paths: list[str] = []
-        for event in (triggering_asset_events or {}).get(VIDEOS, []):
+        # Matched by name rather than .get(VIDEOS): Airflow 3.1 cannot hash an Asset.
+        events = [
+            event
+            for asset, asset_events in (triggering_asset_events or {}).items()
+            if getattr(asset, "name", None) == VIDEOS.name
+            for event in asset_events
+        ]
+        for event in events:
             extra = event.extra or {}
             for path in extra.get("paths", []):
                 print(
