@@ -55,12 +55,8 @@ def run(command: list[str], env: dict[str, str], seconds: int) -> subprocess.Com
 @pytest.fixture
 def simulator():
     # The gateway flavor (the default way in), with its task_not_exist window right after each create.
-    sim = Simulator("gateway", api_key=API_KEY, running_seconds=1.0, task_not_exist_seconds=0.5)
-    sim.start()
-    try:
+    with Simulator("gateway", api_key=API_KEY, running_seconds=1.0, task_not_exist_seconds=0.5) as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 @pytest.mark.skipif(shutil.which("timeout") is None, reason="needs coreutils timeout")

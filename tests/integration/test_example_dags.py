@@ -44,12 +44,8 @@ def test_every_example_dag_imports_without_errors(monkeypatch):
 
 @pytest.fixture(scope="module")
 def simulator():
-    sim = Simulator("gateway", api_key=API_KEY, running_seconds=1.0, task_not_exist_seconds=0.5)
-    sim.start()
-    try:
+    with Simulator("gateway", api_key=API_KEY, running_seconds=1.0, task_not_exist_seconds=0.5) as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 @pytest.fixture(scope="module")
