@@ -439,6 +439,25 @@ def save_task_outputs(
     return saved
 
 
+def save_into_manifest(
+    hook: RunwayHook,
+    task: RunwayTask,
+    manifest: dict[str, Any],
+    output_path: Any,
+    *,
+    conn_id: str | None,
+    default_ext: str,
+    max_bytes: int,
+) -> dict[str, Any]:
+    """Save a finished task's outputs and add path, size, sha256 and type to each manifest output."""
+    saved = save_task_outputs(
+        hook, task, output_path, conn_id=conn_id, default_ext=default_ext, max_bytes=max_bytes
+    )
+    by_index = {item.index: item.to_dict() for item in saved}
+    manifest["outputs"] = [{**o, **by_index.get(o["index"], {})} for o in manifest["outputs"]]
+    return manifest
+
+
 def sha256_writer(handle: BinaryIO, chunks: Any, *, max_bytes: int, url: str) -> tuple[int, str]:
     """Write chunks to ``handle``, hashing as it goes; refuse past ``max_bytes``."""
     digest = hashlib.sha256()

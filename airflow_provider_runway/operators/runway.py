@@ -234,16 +234,15 @@ class RunwayBaseOperator(BaseOperator):
                 status=manifest["status"],
                 outputs=tuple(o["url"] for o in manifest["outputs"]),
             )
-            saved = media.save_task_outputs(
+            manifest = media.save_into_manifest(
                 self.hook,
                 task,
+                manifest,
                 self.output_path,
                 conn_id=self.output_conn_id,
                 default_ext=self.output_extension(),
                 max_bytes=self.max_download_bytes,
             )
-            by_index = {item.index: item.to_dict() for item in saved}
-            manifest["outputs"] = [{**o, **by_index.get(o["index"], {})} for o in manifest["outputs"]]
         annotate_outlets(self, context, manifest)
         return manifest
 
@@ -1071,15 +1070,14 @@ class RunwayDownloadOperator(BaseOperator):
                 f"Runway task {task.id} has not finished yet ({task.describe()}); wait for it first"
             )
         manifest = polling.finish_event(polling.event(task.status.lower(), task.id, task=task))
-        saved = media.save_task_outputs(
+        manifest = media.save_into_manifest(
             self.hook,
             task,
+            manifest,
             self.output_path,
             conn_id=self.output_conn_id,
             default_ext=self.default_output_ext,
             max_bytes=self.max_download_bytes,
         )
-        by_index = {item.index: item.to_dict() for item in saved}
-        manifest["outputs"] = [{**o, **by_index.get(o["index"], {})} for o in manifest["outputs"]]
         annotate_outlets(self, context, manifest)
         return manifest
