@@ -517,8 +517,13 @@ class RunwayHook(BaseHook):
         current = url
         for _hop in range(4):
             media.check_download_url(current, allow_loopback_http=settings.allow_insecure_loopback)
-            response = None
-            for attempt in range(1, settings.max_retries + 2):
+            # Retries follow the same rule as API GETs (models.decide_retry): 429 honouring Retry-After,
+            # 5xx and transport errors, bounded in count and in total wait.
+            request = ApiRequest("GET", models.redact_url(current))
+            policy = self._policy(settings)
+            attempt, waited = 0, 0.0
+            while True:
+                attempt += 1
                 try:
                     response = self.session.get(
                         current,
@@ -529,21 +534,29 @@ class RunwayHook(BaseHook):
                         headers={"User-Agent": USER_AGENT},
                     )
                 except requests.RequestException as exc:
-                    if attempt > settings.max_retries:
-                        raise RunwayTransportError(
-                            f"Download of {models.redact_url(current)} failed: {_describe(exc)}"
-                        ) from None
-                    self._sleep(min(30.0, 2.0**attempt))
-                    continue
-                if response.status_code in models.RETRYABLE_STATUSES and attempt <= settings.max_retries:
-                    response.close()
-                    self._sleep(
-                        models.parse_retry_after(response.headers.get("Retry-After"))
-                        or min(30.0, 2.0**attempt)
+                    failure = requests_failure(exc)
+                    decision = models.decide_retry(
+                        request, failure, attempt=attempt, waited=waited, policy=policy
                     )
-                    continue
-                break
-            assert response is not None
+                    if not decision.retry:
+                        raise RunwayTransportError(
+                            f"Download of {models.redact_url(current)} failed: {failure.detail}"
+                        ) from None
+                else:
+                    if response.status_code not in models.RETRYABLE_STATUSES:
+                        break
+                    answer = HttpResponse(
+                        response.status_code, {k.lower(): v for k, v in response.headers.items()}, b""
+                    )
+                    decision = models.decide_retry(
+                        request, answer, attempt=attempt, waited=waited, policy=policy
+                    )
+                    if not decision.retry:
+                        break  # the status is reported below
+                    response.close()
+                self.log.warning("Download failed (%s); waiting %.1f s", decision.reason, decision.delay)
+                self._sleep(decision.delay)
+                waited += decision.delay
             with response:
                 status = response.status_code
                 if status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
