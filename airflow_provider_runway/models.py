@@ -1561,6 +1561,12 @@ def cancel_result(error: RunwayAPIError) -> Literal["gone", "unsupported"]:
     raise error
 
 
+def is_missing_endpoint(error: RunwayAPIError) -> bool:
+    """A 404 or 405 that says the base URL has no such endpoint (e.g. the gateway's missing organization or
+    text_to_video), not that a task is unknown: nothing was created or billed."""
+    return error.http_status in (404, 405) and not getattr(error, "task_not_exist", False)
+
+
 def parse_organization(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, Mapping):
         raise RunwayProtocolError(f"the organization answer is not a JSON object: {_snippet(payload)}")

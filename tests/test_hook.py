@@ -590,6 +590,20 @@ def test_test_connection_on_gateway_probes_without_creating(runway_conn):
     ]
 
 
+def test_test_connection_when_organization_answers_405(runway_conn):
+    """A gateway that answers 405 (not 404) for the organization endpoint is still a working connection."""
+    runway_conn(GATEWAY)
+    wire = Wire(
+        [
+            Reply(405, {"error": {"code": "method_not_allowed", "message": "no", "type": "comet_api_error"}}),
+            Reply(400, {"code": "task_not_exist", "message": "task_not_exist"}),
+        ]
+    )
+    ok, message = sync_call(RunwayHook(), wire, "test_connection")
+    assert ok is True and "No task was created" in message
+    assert [s.url for s in wire.sent][-1] == f"{GATEWAY}/v1/tasks/{PROBE_TASK_ID}"
+
+
 def test_test_connection_direct_reports_credit_balance(runway_conn):
     wire = Wire([Reply(200, {"creditBalance": 4321})])
     ok, message = sync_call(RunwayHook(), wire, "test_connection")

@@ -740,7 +740,9 @@ class RunwayHook(BaseHook):
             settings = self.settings
             try:
                 org = self.get_organization()
-            except RunwayNotFoundError:
+            except RunwayAPIError as err:
+                if not models.is_missing_endpoint(err):
+                    raise
                 # The gateway has no organization endpoint: probe the task endpoint with an impossible id.
                 try:
                     self.get_task(PROBE_TASK_ID)

@@ -421,7 +421,7 @@ class RunwayBaseOperator(BaseOperator):
         try:
             return self.hook.submit(self.endpoint, body)
         except RunwayAPIError as err:
-            if err.http_status not in (404, 405) or getattr(err, "task_not_exist", False):
+            if not models.is_missing_endpoint(err):
                 raise
             settings = self.hook.settings
             name = models.endpoint_path(self.endpoint)[len("/v1/") :]
@@ -456,7 +456,7 @@ class RunwayBaseOperator(BaseOperator):
         try:
             balance = self.hook.get_credit_balance()
         except RunwayAPIError as err:
-            if err.http_status not in (404, 405) or getattr(err, "task_not_exist", False):
+            if not models.is_missing_endpoint(err):
                 raise
             settings = self.hook.settings
             message = (
