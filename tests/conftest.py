@@ -28,3 +28,26 @@ def runway_conn(monkeypatch):
 
     set_conn()
     return set_conn
+
+
+# --------------------------------------------------------------------------------------------------------
+# The simulator, with AIRFLOW_CONN_RUNWAY_DEFAULT pointing at it (operator, trigger, sensor tests)
+# --------------------------------------------------------------------------------------------------------
+#: Tasks run this long, so the operator's check right after the create sees them unfinished and defers.
+SIM_RUNNING_SECONDS = 0.4
+
+
+@pytest.fixture
+def direct(runway_simulator_direct, monkeypatch):
+    """The runway flavor (supports DELETE)."""
+    runway_simulator_direct.set_airflow_conn(monkeypatch)
+    runway_simulator_direct.control.configure(running_seconds=SIM_RUNNING_SECONDS)
+    return runway_simulator_direct
+
+
+@pytest.fixture
+def gateway(runway_simulator, monkeypatch):
+    """The CometAPI gateway flavor (task_not_exist window, envelope, no DELETE)."""
+    runway_simulator.set_airflow_conn(monkeypatch)
+    runway_simulator.control.configure(running_seconds=SIM_RUNNING_SECONDS)
+    return runway_simulator

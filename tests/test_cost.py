@@ -41,20 +41,6 @@ pytestmark = pytest.mark.timeout(90)
 IMAGE = "https://example.com/cat.jpg"
 
 
-@pytest.fixture
-def direct(runway_simulator_direct, monkeypatch):
-    runway_simulator_direct.set_airflow_conn(monkeypatch)
-    runway_simulator_direct.control.configure(running_seconds=0.3)
-    return runway_simulator_direct
-
-
-@pytest.fixture
-def gateway(runway_simulator, monkeypatch):
-    runway_simulator.set_airflow_conn(monkeypatch)
-    runway_simulator.control.configure(running_seconds=0.3)
-    return runway_simulator
-
-
 def i2v(**kwargs: Any) -> RunwayImageToVideoOperator:
     params: dict[str, Any] = {
         "task_id": "generate",

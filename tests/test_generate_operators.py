@@ -90,20 +90,6 @@ def request_count(sim: Any) -> int:
     return sim.control.accounting()["request_count"]
 
 
-@pytest.fixture
-def direct(runway_simulator_direct, monkeypatch):
-    runway_simulator_direct.set_airflow_conn(monkeypatch)
-    runway_simulator_direct.control.configure(running_seconds=0.3)
-    return runway_simulator_direct
-
-
-@pytest.fixture
-def gateway(runway_simulator, monkeypatch):
-    runway_simulator.set_airflow_conn(monkeypatch)
-    runway_simulator.control.configure(running_seconds=0.3)
-    return runway_simulator
-
-
 @pytest.fixture(params=["direct", "gateway"])
 def either(request):
     return request.getfixturevalue(request.param)

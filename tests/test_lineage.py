@@ -30,13 +30,6 @@ HOST = socket.gethostname()
 DATA_URI = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40).decode()
 
 
-@pytest.fixture
-def direct(runway_simulator_direct, monkeypatch):
-    runway_simulator_direct.set_airflow_conn(monkeypatch)
-    runway_simulator_direct.control.configure(running_seconds=0.2)
-    return runway_simulator_direct
-
-
 def pairs(datasets: list[Any]) -> list[tuple[str, str]]:
     return [(d.namespace, d.name) for d in datasets]
 

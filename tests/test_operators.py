@@ -146,21 +146,6 @@ def get_requests(sim: Any) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture
-def direct(runway_simulator_direct, monkeypatch):
-    """The runway flavor (supports DELETE), tasks run ~0.4 s so the first check sees them unfinished."""
-    runway_simulator_direct.set_airflow_conn(monkeypatch)
-    runway_simulator_direct.control.configure(running_seconds=0.4)
-    return runway_simulator_direct
-
-
-@pytest.fixture
-def gateway(runway_simulator, monkeypatch):
-    runway_simulator.set_airflow_conn(monkeypatch)
-    runway_simulator.control.configure(running_seconds=0.4)
-    return runway_simulator
-
-
 # --------------------------------------------------------------------------------------------------------
 # Deferral: the trigger, its kwargs, method_name and timeout
 # --------------------------------------------------------------------------------------------------------

@@ -70,13 +70,6 @@ def run_sensor(op: RunwayTaskSensor, mode: str, context: dict[str, Any] | None =
     return getattr(op, info.value.method_name)(context, run_trigger(info.value.trigger))
 
 
-@pytest.fixture
-def direct(runway_simulator_direct, monkeypatch):
-    runway_simulator_direct.set_airflow_conn(monkeypatch)
-    runway_simulator_direct.control.configure(running_seconds=0.4)
-    return runway_simulator_direct
-
-
 def submit() -> str:
     return RunwayHook().submit("image_to_video", BODY).id
 

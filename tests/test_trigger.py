@@ -31,13 +31,6 @@ BODY = {
 CLASS_PATH = "airflow_provider_runway.triggers.runway.RunwayTaskTrigger"
 
 
-@pytest.fixture
-def direct(runway_simulator_direct, monkeypatch):
-    runway_simulator_direct.set_airflow_conn(monkeypatch)
-    runway_simulator_direct.control.configure(running_seconds=0.4)
-    return runway_simulator_direct
-
-
 def submit(sim: Any) -> tuple[str, float]:
     created = RunwayHook().submit("image_to_video", BODY)
     return created.id, created.submitted_at

@@ -87,21 +87,6 @@ def requests_of(sim: Any, method: str, fragment: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def direct(runway_simulator_direct, monkeypatch):
-    """Runway direct (supports DELETE); tasks run 0.3 s, so the check after submit sees them unfinished."""
-    runway_simulator_direct.set_airflow_conn(monkeypatch)
-    runway_simulator_direct.control.configure(running_seconds=0.3)
-    return runway_simulator_direct
-
-
-@pytest.fixture
-def gateway(runway_simulator, monkeypatch):
-    runway_simulator.set_airflow_conn(monkeypatch)
-    runway_simulator.control.configure(running_seconds=0.3)
-    return runway_simulator
-
-
-@pytest.fixture
 def sims(direct, gateway):
     return {"direct": direct, "gateway": gateway}
 
