@@ -9,36 +9,23 @@ redacted (no ``Signature=`` token).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_runway.testing.simulator import Simulator
+from tests.integration.test_dags_test import AIRFLOW, airflow_env, run
 
 #: About 100 s (a migrate and three DAG runs): too long for the normal suite, so it runs from `make soak`.
 pytestmark = [pytest.mark.integration, pytest.mark.soak, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = Path(sys.executable).parent / "airflow"
 CANARY = "sk-CANARY-5e1f0c2a-never-log-this-9d8b7a6f"
 DAGS = ["runway_image_to_video_pipeline", "runway_submit_then_sense", "runway_video_to_video"]
 TABLES = ["xcom", "trigger", "rendered_task_instance_fields", "task_instance", "log"]
-
-
-def run(command: list[str], env: dict[str, str], seconds: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["timeout", "-k", "10", str(seconds), *command],
-        env=env,
-        cwd=env["AIRFLOW_HOME"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.mark.skipif(shutil.which("timeout") is None, reason="needs coreutils timeout")
@@ -55,18 +42,12 @@ def test_example_dags_leave_the_key_nowhere(tmp_path):
             "password": CANARY,
             "extra": {"allow_insecure_loopback": True},
         }
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env = airflow_env(home, conn)  # INFO logging: the level users run at. (At DEBUG, Airflow 3.3.2's
+        # own supervisor logs every MaskSecret message it relays, key included: an Airflow issue.)
         env.update(
-            AIRFLOW_HOME=str(home),
             AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "example_dags"),
-            AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE="True",
-            # The level users run at. (At DEBUG, Airflow 3.3.2's own supervisor logs every MaskSecret
-            # message it relays, key included: an Airflow issue, not this provider's.)
-            AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
-            AIRFLOW_CONN_RUNWAY_DEFAULT=json.dumps(conn),
             RUNWAY_EXAMPLE_OUTPUT=str(output),
-            PYTHONWARNINGS="ignore",
         )
         migrate = run([str(AIRFLOW), "db", "migrate"], env, 240)
         assert migrate.returncode == 0, migrate.stderr[-3000:]
