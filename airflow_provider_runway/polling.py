@@ -44,9 +44,9 @@ DEFAULT_JITTER = 1.5
 DEFAULT_MAX_POLL_FAILURES = models_defaults.DEFAULT_MAX_POLL_FAILURES
 #: How far past the estimated finish the adaptive schedule aims (Runway updates a task every ~5 s).
 FINISH_MARGIN = 0.5
-#: Runway refreshes a task's progress about every 5 s, so the progress a poll reads may be that much older
-#: than the poll; the adaptive estimate allows half of it (see :attr:`PollPlan.progress_lag`).
-RUNWAY_PROGRESS_LAG = 2.5
+#: Runway refreshes a task's progress every 5 s or so: a reading may be up to that old, and two different
+#: readings were made at least that far apart (see :attr:`PollPlan.progress_lag`).
+RUNWAY_PROGRESS_LAG = 5.0
 
 #: Event statuses a trigger can send; the operator accepts nothing else.
 EVENT_STATUSES = frozenset({"succeeded", "failed", "cancelled", "timeout", "error"})
@@ -68,11 +68,11 @@ class PollPlan:
     max_interval: float = DEFAULT_MAX_POLL_INTERVAL
     mode: PollMode = "adaptive"
     jitter: float | None = None
-    #: Seconds a reported progress may trail the poll that read it (0: progress is live). The rate estimate
-    #: then takes the fastest rate the samples allow and aims at the earliest plausible finish: on Runway's
-    #: 5 s update grid the plain estimate overshot by up to 18 s (benchmarks/bench_triggerer.py).
-    #: ``None`` (default): :func:`runway_progress_lag` of ``min_interval``, so the trigger, the operator's
-    #: synchronous wait and the sensor all aim the same way.
+    #: How often the service refreshes a task's progress, in seconds (0: progress is live). A reading may be
+    #: up to this old, and two different readings were made at least this far apart, so the rate estimate
+    #: takes the fastest rate the samples allow (:meth:`PollTracker.estimated_finish`). ``None`` (default):
+    #: :func:`runway_progress_lag` of ``min_interval``, so the trigger, the operator's synchronous wait and
+    #: the sensor all aim the same way.
     progress_lag: float | None = None
 
     def __post_init__(self) -> None:
@@ -157,13 +157,22 @@ class PollTracker:
         return notes
 
     def estimated_finish(self) -> float | None:
-        """Wall-clock time the task should finish, from its progress rate since the first RUNNING sample
-        (the fastest rate the samples allow when progress may trail by ``plan.progress_lag``)."""
+        """Wall-clock time the task should finish, from its progress rate since the first RUNNING sample.
+
+        With progress refreshed every ``lag`` seconds, the two readings were made ``span`` apart, where
+        ``span >= lag`` (they differ, so at least one refresh lies between them) and
+        ``span > elapsed - lag`` (the later one is at most ``lag`` old). The estimate divides by the
+        smallest such span: the fastest rate the samples allow, so it errs towards an early poll, never
+        towards a late one, however far apart the polls were (a slow GET, a busy triggerer).
+        """
         if self.first_running is None or self.last_running is None:
             return None
         (t0, p0), (t1, p1) = self.first_running, self.last_running
-        span = t1 - t0 - (self.plan.progress_lag or 0.0)
-        if span <= 0 or p1 <= p0:
+        if p1 <= p0:
+            return None
+        lag = self.plan.progress_lag or 0.0
+        span = max(lag, t1 - t0 - lag) if lag > 0 else t1 - t0
+        if span <= 0:
             return None
         rate = (p1 - p0) / span
         return t1 + (1.0 - p1) / rate

@@ -242,8 +242,13 @@ async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
     def record(task_id: str, status: str) -> None:
         events[task_id] = (time.time(), status)
 
+    polls = _trace_polls() if args.trace_late else None
     proc = psutil.Process()
     gc.collect()
+    if args.gc_freeze:
+        # What Airflow's dag processor and LocalExecutor do after start-up: move the heap built so far (Airflow
+        # itself, the imports) out of the collector's walk, so a full collection scans only what came after.
+        gc.freeze()
     _rss_reset()
     rss_base = _status_kb("VmRSS")
     if args.design.startswith("provider-"):
@@ -265,6 +270,8 @@ async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
     gc.callbacks.append(on_gc)
     cpu0 = proc.cpu_times()
     start = time.monotonic()
+    start_wall = time.time()
+    plan_of = {task_id: (pending_s, running_s) for task_id, pending_s, running_s in tasks}
     gets0 = sum(sim_get(args.root, "/_sim/accounting")["gets"].values())
     running = [asyncio.ensure_future(w) for w in waiters]
     _done, pending = await asyncio.wait(running, timeout=args.max_wall)
@@ -314,9 +321,46 @@ async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
             "min": round(min(delays), 2) if delays else float("nan"),
         },
     }
+    if args.gc_freeze:
+        result["gc_frozen_objects"] = gc.get_freeze_count()
+    if polls is not None:
+        late = sorted((t for t, _, _ in tasks if t in events), key=lambda t: events[t][0] - remote_done[t])
+        result["late_tasks"] = [
+            {
+                "delay_s": round(events[t][0] - remote_done[t], 2),
+                "created": round(created[t] - start_wall, 2),
+                "remote_done": round(remote_done[t] - start_wall, 2),
+                "pending_s": round(pending_s, 2),
+                "running_s": round(running_s, 2),
+                "event": round(events[t][0] - start_wall, 2),
+                "polls": [
+                    (round(t0 - start_wall, 2), round(t1 - t0, 3), status, progress)
+                    for t0, t1, status, progress in polls.get(t, [])
+                ],
+            }
+            for t in late[-args.trace_late :]
+            for pending_s, running_s in [plan_of[t]]
+        ]
     if args.design == "provider-adaptive":
         result["asettings_us"] = await _asettings_cost()
     return result
+
+
+def _trace_polls() -> dict[str, list[tuple[float, float, str, float | None]]]:
+    """Record every provider poll (start, end, status, progress) per task: to read the late tasks' timelines."""
+    from airflow_provider_runway.hooks.runway import RunwayHook
+
+    polls: dict[str, list[tuple[float, float, str, float | None]]] = {}
+    original = RunwayHook.aget_task
+
+    async def traced(self: Any, task_id: str, **kwargs: Any) -> Any:
+        started = time.time()
+        task = await original(self, task_id, **kwargs)
+        polls.setdefault(task_id, []).append((started, time.time(), task.status, task.progress))
+        return task
+
+    RunwayHook.aget_task = traced  # type: ignore[method-assign]
+    return polls
 
 
 async def _asettings_cost(count: int = 2000) -> dict[str, float]:
@@ -441,6 +485,8 @@ def _run_child(design: str, n: int, args: argparse.Namespace, extra: list[str]) 
             str(args.max_wall),
             *extra,
             *(["--in-flight", str(args.in_flight)] if args.in_flight else []),
+            *(["--gc-freeze"] if args.gc_freeze else []),
+            *(["--trace-late", str(args.trace_late)] if args.trace_late else []),
         ]
         out = subprocess.run(command, env=env, capture_output=True, text=True)
         wall = time.monotonic() - started
@@ -477,6 +523,14 @@ def main() -> int:
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--log", default="/tmp/bench_triggerer.log", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() in the trigger process after start-up (what Airflow's dag processor does)",
+    )
+    parser.add_argument(
+        "--trace-late", type=int, default=0, help="record polls; keep the timelines of the K latest events"
+    )
     parser.add_argument(
         "--in-flight",
         type=int,
@@ -544,7 +598,8 @@ def _line(r: dict[str, Any]) -> str:
         f"lag p50/p99/max={lag['p50']}/{lag['p99']}/{lag['max']} ms "
         f"(after start-up {r['lag_ms_after_startup']['p99']}/{r['lag_ms_after_startup']['max']}) "
         f"delay p50/p99={delay['p50']}/{delay['p99']} s GETs/task={r['gets_per_task']} "
-        f"sim CPU={r['simulator_cpu_share_of_one_core']:.0%} wall={r['wall_s']} s"
+        f"sim CPU={r['simulator_cpu_share_of_one_core']:.0%} wall={r['wall_s']} s "
+        f"gen2 GCs={r['gc']['gen2_collections']} (longest {r['gc']['gen2_max_pause_ms']} ms)"
     )
 
 

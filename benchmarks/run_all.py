@@ -20,7 +20,11 @@ HERE = Path(__file__).resolve().parent
 # name -> (script, full arguments, quick arguments)
 FIGURES: dict[str, tuple[str, list[str], list[str]]] = {
     "simulator": ("bench_simulator.py", ["--seconds", "5"], ["--seconds", "3"]),
-    "schedule": ("bench_schedule.py", ["--tasks", "3000"], ["--tasks", "1000", "--out", "schedule_quick"]),
+    "schedule": (
+        "bench_schedule.py",
+        ["--tasks", "3000", "--stretch"],
+        ["--tasks", "1000", "--stretch", "--out", "schedule_quick"],
+    ),
     "import": ("bench_import.py", ["--rounds", "15"], ["--rounds", "10", "--out", "import_quick"]),
     "download": ("bench_download.py", ["--rounds", "3"], ["--rounds", "2", "--out", "download_quick"]),
     "e2e": ("bench_e2e.py", ["--rounds", "5"], ["--rounds", "3", "--out", "e2e_quick"]),
