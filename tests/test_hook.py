@@ -830,5 +830,7 @@ def test_async_polls_leave_nothing_for_the_cycle_collector(direct):
             gc.enable()
             await runway_module.aclose_shared_clients()
 
-    unreachable = asyncio.run(unreachable_after(50))
-    assert unreachable < 10, f"{unreachable} objects were left in reference cycles by 50 polls"
+    polls = 100
+    unreachable = asyncio.run(unreachable_after(polls))
+    # Before the fix: ~42 a poll. A few one-off objects (a logger made on first use) are not per poll.
+    assert unreachable < polls, f"{unreachable} objects were left in reference cycles by {polls} polls"
