@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from airflow_provider_runway import models as models_defaults
@@ -115,15 +115,21 @@ class PollTracker:
     running_since: float | None = None
     finished_at: float | None = None
     throttled_seconds: float = 0.0
+    #: The last task seen, and its creation time (epoch seconds) once a poll reported it.
+    last: RunwayTask | None = None
+    created_at: float | None = None
     _last_status: str | None = None
     _last_time: float | None = None
     _last_percent: int | None = None
-    _warned_unknown: set[str] = field(default_factory=set)
+    _warned_unknown: frozenset[str] = frozenset()
 
     def observe(self, task: RunwayTask, now: float) -> list[str]:
         """Record one answer; returns the log lines worth writing (status or whole percent changed)."""
         notes: list[str] = []
         self.polls += 1
+        self.last = task
+        if self.created_at is None and task.created_at is not None:
+            self.created_at = task.created_at.timestamp()
         if self.first_seen is None:
             self.first_seen = now
         if self._last_status == TaskStatus.THROTTLED.value and self._last_time is not None:
@@ -133,7 +139,7 @@ class PollTracker:
         if status != self._last_status or (percent is not None and percent != self._last_percent):
             notes.append(f"Runway task {task.id}: {task.describe()}")
         if not is_known_status(status) and status not in self._warned_unknown:
-            self._warned_unknown.add(status)
+            self._warned_unknown |= {status}
             notes.append(
                 f"WARNING: Runway task {task.id} reports an unknown status {status!r}; still waiting"
             )
@@ -198,9 +204,9 @@ class PollTracker:
         delay = min(max(delay, plan.min_interval), plan.max_interval)
         return max(0.0, min(delay, deadline - now))
 
-    def timing(self, created_at: float | None) -> dict[str, float | None]:
+    def timing(self) -> dict[str, float | None]:
         """Seconds queued and running, as far as the polls could see them (accurate to one poll)."""
-        start = created_at if created_at is not None else self.first_seen
+        start = self.created_at if self.created_at is not None else self.first_seen
         queued = None
         if start is not None and self.running_since is not None:
             queued = max(0.0, self.running_since - start)
@@ -293,26 +299,15 @@ def watch(
     :param first_poll_spread: with no ``first``, wait up to this many seconds (at random) before the first
         poll; the trigger sets it to one poll interval, since the operator or sensor has just polled.
     """
+    # No closures in here: thousands of these generators sleep at once in a triggerer, and every object
+    # each one holds lengthens the full garbage collections that pause its event loop.
     tracker = PollTracker(plan, rng=rng)
-    last: RunwayTask | None = None
     failures = 0
-    created_at: float | None = None
-
-    def finish(status: str, task: RunwayTask | None, message: str = "", **extra: Any) -> dict[str, Any]:
-        return event(status, task_id, task=task, message=message, timing=tracker.timing(created_at), **extra)
-
-    def seen(task: RunwayTask) -> list[Note]:
-        nonlocal last, created_at
-        last = task
-        if created_at is None and task.created_at is not None:
-            created_at = task.created_at.timestamp()
-        return [_note(line) for line in tracker.observe(task, clock())]
-
     if first is not None:
-        for note in seen(first):
-            yield note
+        for line in tracker.observe(first, clock()):
+            yield _note(line)
         if first.terminal:
-            return finish(first.status.lower(), first)
+            return _finish(tracker, task_id, first.status.lower(), first)
     polled = first is not None
     if first is None and first_poll_spread > 0 and clock() < deadline:
         # Whoever deferred has just polled: wait a random part of one interval, so thousands of triggers
@@ -326,19 +321,31 @@ def watch(
         polled = True
         final = clock() >= deadline
         reply = yield Poll()
+        last = tracker.last
         if isinstance(reply, RunwayNotFoundError) and last is not None and last.visible:
             # A task we have seen is gone: cancelled or deleted remotely (a GET after DELETE may say 404).
-            return finish(
-                "cancelled", last, f"Runway task {task_id} was cancelled or deleted remotely ({reply})"
+            return _finish(
+                tracker,
+                task_id,
+                "cancelled",
+                last,
+                f"Runway task {task_id} was cancelled or deleted remotely ({reply})",
             )
         if isinstance(reply, RunwayError):
             if not is_transient_poll_error(reply):
-                return finish(
-                    "error", last, f"{type(reply).__name__}: {reply}", error_type=type(reply).__name__
+                return _finish(
+                    tracker,
+                    task_id,
+                    "error",
+                    last,
+                    f"{type(reply).__name__}: {reply}",
+                    error_type=type(reply).__name__,
                 )
             failures += 1
             if failures > max_poll_failures:
-                return finish(
+                return _finish(
+                    tracker,
+                    task_id,
                     "error",
                     last,
                     f"{failures} polls in a row failed; last: {type(reply).__name__}: {reply}",
@@ -349,10 +356,11 @@ def watch(
             )
         elif isinstance(reply, RunwayTask):
             failures = 0
-            for note in seen(reply):
-                yield note
+            for line in tracker.observe(reply, clock()):
+                yield _note(line)
+            last = reply
             if reply.terminal:
-                return finish(reply.status.lower(), reply)
+                return _finish(tracker, task_id, reply.status.lower(), reply)
         else:  # pragma: no cover - a driver bug
             raise TypeError(f"watch() expected a RunwayTask or RunwayError, got {type(reply).__name__}")
         if final:
@@ -366,7 +374,18 @@ def watch(
                 f"(last status: {last.describe() if last else 'never seen'})"
                 + (f"; remote cancel: {cancelled}" if cancelled else "")
             )
-            return finish("timeout", last, message, cancelled=cancelled)
+            return _finish(tracker, task_id, "timeout", last, message, cancelled=cancelled)
+
+
+def _finish(
+    tracker: PollTracker,
+    task_id: str,
+    status: str,
+    task: RunwayTask | None,
+    message: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    return event(status, task_id, task=task, message=message, timing=tracker.timing(), **extra)
 
 
 def _failure_delay(plan: PollPlan, failures: int) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -185,13 +186,14 @@ def test_fixed_mode_stays_within_min_and_min_plus_jitter():
 
 def test_unknown_status_is_noted_once_and_timing_is_reported():
     tracker = PollTracker(PollPlan(min_interval=1.0), rng=lambda: 0.0)
-    assert tracker.observe(task("PENDING"), T0)
+    created = datetime.fromtimestamp(T0 - 1, tz=timezone.utc)
+    assert tracker.observe(task("PENDING", created_at=created), T0)
     notes = tracker.observe(task("WARMING_UP"), T0 + 1)
     assert any("unknown status 'WARMING_UP'" in n for n in notes)
     assert not any("unknown" in n for n in tracker.observe(task("WARMING_UP"), T0 + 2))
     tracker.observe(task("RUNNING", 0.5), T0 + 3)
     tracker.observe(SUCCEEDED, T0 + 7)
-    timing = tracker.timing(created_at=T0 - 1)
+    timing = tracker.timing()  # queued from the task's createdAt, not from the first poll
     assert timing == {"queued_seconds": 4.0, "running_seconds": 4.0, "throttled_seconds": 0.0, "polls": 5}
 
 
