@@ -103,7 +103,10 @@ class RunwayTaskTrigger(BaseTrigger):
                 not_exist_grace=self.not_exist_grace,
                 max_poll_failures=self.max_poll_failures,
                 cancel_on_timeout=self.cancel_on_timeout,
-                log=self.log,
+                # The class's logger, shared by every instance: the same name, and the triggerer routes each
+                # line to its task's log by the trigger id bound in the task's context, not by logger object.
+                # A logger per instance is ~8 objects more per sleeping trigger for the collector to walk.
+                log=type(self).logger(),
                 first_poll_spread=self.poll_interval,
             )
         except (RunwayError, ValueError) as err:
