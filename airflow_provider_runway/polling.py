@@ -177,7 +177,7 @@ class PollTracker:
         if p1 <= p0:
             return None
         lag = self.plan.progress_lag or 0.0
-        span = max(lag, t1 - t0 - lag) if lag > 0 else t1 - t0
+        span = max(lag, t1 - t0 - lag)  # lag 0 (live progress): the elapsed time itself
         if span <= 0:
             return None
         rate = (p1 - p0) / span
@@ -321,7 +321,7 @@ def watch(
         polled = True
         final = clock() >= deadline
         reply = yield Poll()
-        last = tracker.last
+        last = tracker.last  # the task as last seen, before this reply
         if isinstance(reply, RunwayNotFoundError) and last is not None and last.visible:
             # A task we have seen is gone: cancelled or deleted remotely (a GET after DELETE may say 404).
             return _finish(
@@ -358,7 +358,6 @@ def watch(
             failures = 0
             for line in tracker.observe(reply, clock()):
                 yield _note(line)
-            last = reply
             if reply.terminal:
                 return _finish(tracker, task_id, reply.status.lower(), reply)
         else:  # pragma: no cover - a driver bug
@@ -366,6 +365,7 @@ def watch(
         if final:
             # That was the last look at the deadline: cancel if the task was last seen unfinished.
             cancelled = None
+            last = tracker.last
             if cancel_on_timeout and may_cancel(last):
                 result = yield Cancel("deadline passed")
                 cancelled = result if isinstance(result, str) else f"cancel failed: {result}"
