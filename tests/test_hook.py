@@ -805,6 +805,131 @@ def test_test_connection_for_a_missing_connection_says_so(monkeypatch):
     assert ok is False and "runway_no_such_conn" in message
 
 
+# ========================================================================================================
+# The loop's shared connection settings (one lookup for thousands of triggers)
+# ========================================================================================================
+def _count_lookups(monkeypatch: pytest.MonkeyPatch, fail_first: int = 0) -> list[str]:
+    """Count (and optionally fail) the async connection lookups the hook makes."""
+    from airflow.sdk import BaseHook
+
+    calls: list[str] = []
+    real = BaseHook.aget_connection
+
+    async def counted(conn_id: str) -> Any:
+        calls.append(conn_id)
+        await asyncio.sleep(0)  # a real lookup yields: others arrive while it is in flight
+        if len(calls) <= fail_first:
+            raise RuntimeError("lookup failed")
+        return await real(conn_id)
+
+    monkeypatch.setattr(BaseHook, "aget_connection", staticmethod(counted))
+    return calls
+
+
+def test_hooks_in_one_loop_share_one_connection_lookup(monkeypatch, runway_conn):
+    calls = _count_lookups(monkeypatch)
+
+    async def settle(count: int) -> list[Any]:
+        return await asyncio.gather(*(RunwayHook().asettings() for _ in range(count)))
+
+    first = asyncio.run(settle(200))
+    assert len(calls) == 1 and all(s is first[0] for s in first)
+    asyncio.run(settle(3))  # a new loop looks up afresh
+    assert len(calls) == 2
+
+
+def test_shared_settings_expire_after_the_ttl(monkeypatch, runway_conn):
+    calls = _count_lookups(monkeypatch)
+    clock = [1000.0]
+    monkeypatch.setattr(runway_module.time, "monotonic", lambda: clock[0])
+
+    async def run() -> None:
+        await RunwayHook().asettings()
+        clock[0] += runway_module.SETTINGS_TTL - 1
+        await RunwayHook().asettings()
+        assert len(calls) == 1
+        runway_conn("https://api.cometapi.com/runwayml")  # an edited connection is seen after the TTL
+        clock[0] += 2
+        assert (await RunwayHook().asettings()).base_url == "https://api.cometapi.com/runwayml"
+
+    asyncio.run(run())
+    assert len(calls) == 2
+
+
+def test_a_failed_lookup_is_not_shared_or_kept(monkeypatch, runway_conn):
+    calls = _count_lookups(monkeypatch, fail_first=1)
+
+    async def run() -> tuple[list[Any], Any]:
+        together = await asyncio.gather(*(RunwayHook().asettings() for _ in range(3)), return_exceptions=True)
+        return together, await RunwayHook().asettings()
+
+    together, after = asyncio.run(run())
+    assert [type(r).__name__ for r in together] == ["RuntimeError"] * 3  # the three shared one lookup
+    assert after.base_url == DIRECT and len(calls) == 2
+
+
+def test_a_cancelled_waiter_does_not_cancel_the_shared_lookup(monkeypatch, runway_conn):
+    calls = _count_lookups(monkeypatch)
+
+    async def run() -> Any:
+        doomed = asyncio.ensure_future(RunwayHook().asettings())
+        await asyncio.sleep(0)  # the lookup is in flight
+        survivor = asyncio.ensure_future(RunwayHook().asettings())
+        doomed.cancel()
+        return await survivor
+
+    assert asyncio.run(run()).base_url == DIRECT and len(calls) == 1
+
+
+def test_a_rotated_key_is_picked_up_on_the_401_and_the_request_sent_once_more(monkeypatch, runway_conn):
+    """The loop holds settings up to SETTINGS_TTL old; the old key's 401 makes a fresh lookup."""
+    from airflow.sdk import BaseHook
+
+    real = BaseHook.aget_connection
+    rotated = {"conn_type": "runway", "host": DIRECT, "password": "key_new-one", "extra": {}}
+
+    async def lookup(conn_id: str) -> Any:
+        return await real(conn_id)
+
+    monkeypatch.setattr(BaseHook, "aget_connection", staticmethod(lookup))
+    denied = Reply(401, {"error": "Invalid API key"})
+    wire = Wire([denied, task_reply()])
+
+    async def run() -> Any:
+        await RunwayHook().asettings()  # another trigger read the connection before the rotation
+        monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(rotated))
+        client = httpx.AsyncClient(transport=httpx.MockTransport(httpx_handler(wire)))
+        monkeypatch.setattr(runway_module, "shared_async_client", lambda verify=True: client)
+        task = await RunwayHook().aget_task(TASK_ID)
+        later = await RunwayHook().asettings()
+        await client.aclose()
+        return task, later
+
+    task, later = asyncio.run(run())
+    assert task.status == "RUNNING"
+    assert [s.headers["authorization"] for s in wire.sent] == [
+        f"Bearer {FAKE_RUNWAY_KEY}",
+        "Bearer key_new-one",
+    ]
+    assert later.api_key == "key_new-one"  # the loop's entry was replaced, not just this hook's
+
+
+def test_a_401_with_an_unchanged_connection_is_not_resent(monkeypatch, runway_conn):
+    wire = Wire([Reply(401, {"error": "Invalid API key"})])
+
+    async def run() -> None:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(httpx_handler(wire)))
+        monkeypatch.setattr(runway_module, "shared_async_client", lambda verify=True: client)
+        try:
+            await RunwayHook().aget_task(TASK_ID)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(RunwayAuthError):
+        asyncio.run(run())
+    assert len(wire.sent) == 1  # Wire would also fail on an unexpected second request
+
+
 # --------------------------------------------------------------------------------------------------------
 # Garbage: a triggerer runs thousands of polls a minute on the async half
 # --------------------------------------------------------------------------------------------------------

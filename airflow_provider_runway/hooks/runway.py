@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -141,6 +141,47 @@ _ASYNC_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semap
 )
 
 
+#: How long a loop reuses a connection's looked-up settings. Thousands of triggers on one connection then make
+#: one lookup a minute instead of one each: in a triggerer each lookup is a round trip to the API server, and
+#: even from an environment variable it cost ~500 µs of CPU per trigger at N = 5,000 (a thread hop and
+#: parsing), a third of the provider's CPU over bare polling. An edited connection is seen within the TTL; a
+#: rotated key at once, since a 401 or 403 drops the entry and retries with a fresh lookup (``_arun``).
+SETTINGS_TTL = 60.0
+_ASYNC_SETTINGS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[ConnectionSettings]]]
+] = weakref.WeakKeyDictionary()
+
+
+async def _shared_settings(
+    conn_id: str, lookup: Callable[[], Awaitable[ConnectionSettings]]
+) -> ConnectionSettings:
+    """The loop's settings for ``conn_id``: one lookup in flight at a time, reused for :data:`SETTINGS_TTL`.
+
+    A failed lookup is not kept: the next caller tries again.
+    """
+    loop = asyncio.get_running_loop()
+    entries = _ASYNC_SETTINGS.setdefault(loop, {})
+    entry = entries.get(conn_id)
+    now = time.monotonic()
+    if entry is None or entry[0] <= now:
+        entry = entries[conn_id] = (now + SETTINGS_TTL, asyncio.ensure_future(lookup()))
+    try:
+        # Shielded: a cancelled trigger must not cancel the lookup the others are waiting on.
+        return await asyncio.shield(entry[1])
+    except Exception:
+        if entries.get(conn_id) is entry:
+            del entries[conn_id]
+        raise
+
+
+def _forget_settings(conn_id: str, stale: ConnectionSettings) -> None:
+    """Drop the loop's entry for ``conn_id`` if it still holds ``stale`` (a newer lookup is kept)."""
+    entries = _ASYNC_SETTINGS.get(asyncio.get_running_loop(), {})
+    entry = entries.get(conn_id)
+    if entry is not None and entry[1].done() and not entry[1].exception() and entry[1].result() == stale:
+        del entries[conn_id]
+
+
 def _async_gate() -> asyncio.Semaphore:
     """The event loop's admission gate in front of the shared clients."""
     loop = asyncio.get_running_loop()
@@ -248,18 +289,22 @@ class RunwayHook(BaseHook):
         return self._settings_from(self.get_connection(self.runway_conn_id), self.runway_conn_id)
 
     async def asettings(self) -> ConnectionSettings:
-        """The validated connection, looked up without blocking the event loop."""
+        """The validated connection, looked up without blocking the event loop (shared by the loop's hooks
+        for :data:`SETTINGS_TTL` seconds)."""
         if self._async_settings is None:
             if "settings" in self.__dict__:
                 self._async_settings = self.__dict__["settings"]
             else:
-                aget = getattr(BaseHook, "aget_connection", None)
-                if aget is not None:
-                    conn = await aget(self.runway_conn_id)
-                else:  # pragma: no cover - Airflow without the async lookup
-                    conn = await asyncio.to_thread(self.get_connection, self.runway_conn_id)
-                self._async_settings = self._settings_from(conn, self.runway_conn_id)
+                self._async_settings = await _shared_settings(self.runway_conn_id, self._alookup)
         return self._async_settings
+
+    async def _alookup(self) -> ConnectionSettings:
+        aget = getattr(BaseHook, "aget_connection", None)
+        if aget is not None:
+            conn = await aget(self.runway_conn_id)
+        else:  # pragma: no cover - Airflow without the async lookup
+            conn = await asyncio.to_thread(self.get_connection, self.runway_conn_id)
+        return self._settings_from(conn, self.runway_conn_id)
 
     def get_conn(self) -> requests.Session:
         return self.session
@@ -304,7 +349,23 @@ class RunwayHook(BaseHook):
             return done.value
 
     async def _arun(self, request: ApiRequest) -> Any:
-        steps = self._exchange(await self.asettings(), request)
+        settings = await self.asettings()
+        try:
+            return await self._adrive(settings, request)
+        except RunwayAuthError:
+            # Settings can be up to SETTINGS_TTL old: a key rotated since then shows up as a 401. Look the
+            # connection up afresh, and send once more only if it changed (a request refused with 401 or
+            # 403 did nothing, so resending a create cannot bill twice).
+            _forget_settings(self.runway_conn_id, settings)
+            self._async_settings = None
+            fresh = await self.asettings()
+            if fresh == settings:
+                raise
+            self.log.info("Connection %r changed since it was read; retrying with it", self.runway_conn_id)
+            return await self._adrive(fresh, request)
+
+    async def _adrive(self, settings: ConnectionSettings, request: ApiRequest) -> Any:
+        steps = self._exchange(settings, request)
         outcome: HttpResponse | TransportFailure | None = None
         try:
             while True:
