@@ -158,11 +158,15 @@ def _provider_waiters(
         classpath, kwargs = json.loads(blob)
         module, _, name = classpath.rpartition(".")
         triggers.append(getattr(importlib.import_module(module), name)(**kwargs))
+    recorded: set[str] = set()
 
     async def one(trigger: Any) -> None:
+        # As the triggerer's run_trigger does: iterate to the generator's end (this one yields once). Leaving
+        # it after the first event instead would make the loop finalize it (a self-pipe write per trigger).
         async for event in trigger.run():
-            record(trigger.runway_task_id, event.payload.get("status"))
-            break
+            if trigger.runway_task_id not in recorded:
+                recorded.add(trigger.runway_task_id)
+                record(trigger.runway_task_id, event.payload.get("status"))
 
     return [one(trigger) for trigger in triggers]
 
@@ -429,7 +433,7 @@ async def _child_ramp(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _drain(trigger: Any) -> None:
     async for _event in trigger.run():
-        return
+        pass
 
 
 def child(args: argparse.Namespace) -> None:
