@@ -281,6 +281,19 @@ def event(
     }
 
 
+def withhold_output_urls(event_data: dict[str, Any]) -> dict[str, Any]:
+    """The event as a trigger fires it: without the outputs' signed URLs, only their number.
+
+    The triggerer logs every event whole ("Trigger fired event", in the task's log and its own) and keeps it
+    in the metadata database until the task resumes, and a signed URL is a credential to the output for a
+    day or two. The resumed task reads them afresh: :meth:`RunwayHook.restore_outputs` (one GET).
+    """
+    task = event_data.get("task")
+    if not task or not task.get("outputs"):
+        return event_data
+    return {**event_data, "task": {**task, "outputs": []}, "outputs_withheld": len(task["outputs"])}
+
+
 def watch(
     task_id: str,
     *,

@@ -488,6 +488,27 @@ def test_a_retry_after_the_task_succeeded_unseen_collects_it_without_a_create(di
     assert creates(direct) == 1
 
 
+def test_a_resumed_task_that_cannot_read_the_urls_back_keeps_the_generation_for_its_retry(
+    direct, monkeypatch
+):
+    """The trigger's event carries no signed URLs; execute_complete reads them with one GET. If that GET
+    fails, the try fails, but the remote task is remembered, so the retry collects it without a create."""
+    use_conn(direct, monkeypatch, max_retries=0)
+    store = FakeStateStore()
+    op = i2v(deferrable=True)
+    context = make_context(store)
+    event = run_trigger(deferral(op, context).trigger)
+    assert event["status"] == "succeeded" and event["task"]["outputs"] == []
+    direct.control.add_fault("http_error", path="tasks_get", status=503, times=1)
+    with pytest.raises(RunwayError):
+        op.execute_complete(context, event)
+    assert store.data[STATE_KEY]["id"] == event["runway_task_id"]
+
+    manifest = i2v(deferrable=True).execute(make_context(store))  # the retry, on a fresh worker
+    assert manifest["outputs"][0]["url"].startswith(direct.root_url)
+    assert creates(direct) == 1 and store.data == {}
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_after_failed_the_retry_submits_anew(direct, mode):
     direct.control.add_fault("task_failed", failure_code="INTERNAL", times=1)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from airflow.sdk.module_loading import import_string
 
+from airflow_provider_runway.exceptions import RunwayError
 from airflow_provider_runway.hooks import runway as hooks_module
 from airflow_provider_runway.hooks.runway import RunwayHook, aclose_shared_clients
 from airflow_provider_runway.polling import finish_event
@@ -123,9 +124,39 @@ def test_run_fires_exactly_one_success_event(direct):
     assert len(events) == 1
     event = events[0]
     assert event["status"] == "succeeded" and event["runway_task_id"] == task_id
-    manifest = finish_event(event, endpoint="image_to_video", model="gen4_turbo")
+    manifest = finish_event(
+        RunwayHook().restore_outputs(event), endpoint="image_to_video", model="gen4_turbo"
+    )
     assert manifest["outputs"][0]["url"].startswith(direct.root_url)
     assert direct.control.accounting()["cancels"] == []
+
+
+def test_the_event_carries_no_signed_url_and_the_resumed_task_reads_them_back(direct):
+    """The triggerer logs each event whole and stores it until the task resumes."""
+    task_id, submitted_at = submit(direct)
+    trigger = make_trigger(task_id, submitted_at)
+
+    async def fired() -> Any:
+        async for fired in trigger.run():
+            return fired
+
+    fired = run_loop(fired)
+    assert fired.payload["task"]["status"] == "SUCCEEDED"
+    assert fired.payload["outputs_withheld"] == 1 and fired.payload["task"]["outputs"] == []
+    assert "Signature" not in repr(fired) and "/_files/" not in json.dumps(fired.payload)
+    gets = direct.control.accounting()["gets"][task_id]
+    restored = RunwayHook().restore_outputs(fired.payload)
+    assert direct.control.accounting()["gets"][task_id] == gets + 1
+    (url,) = restored["task"]["outputs"]
+    assert "Signature=" in url and f"/_files/{task_id}/" in url
+
+
+def test_outputs_purged_before_the_task_resumed_are_an_error_never_an_empty_manifest(direct):
+    task_id, submitted_at = submit(direct)
+    event = run_loop(lambda: collect(make_trigger(task_id, submitted_at)))[0]
+    RunwayHook().cancel_task(task_id)  # DELETE of a finished task purges it (Runway's delete)
+    with pytest.raises(RunwayError, match=f"{task_id}.*outputs are gone|{task_id}.*not found"):
+        RunwayHook().restore_outputs(event)
 
 
 def test_the_trigger_deadline_cancels_the_unfinished_task_and_fires_timeout(direct):

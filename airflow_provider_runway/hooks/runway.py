@@ -799,6 +799,29 @@ class RunwayHook(BaseHook):
         except StopIteration as done:
             return done.value
 
+    def restore_outputs(self, event: Any) -> Any:
+        """Put back the signed output URLs a trigger withheld from its event (one GET of the task).
+
+        Any other event is returned as it is. The task must still be in the event's state with outputs:
+        a task deleted or purged since is an error that names it, and the URLs are never made up.
+        """
+        if not isinstance(event, dict) or not event.get("outputs_withheld"):
+            return event
+        task_id = str(event.get("runway_task_id"))
+        self.log.info(
+            "Runway task %s %s; reading its %s output URL(s) afresh (trigger events carry none)",
+            task_id,
+            event.get("status"),
+            event["outputs_withheld"],
+        )
+        task = self.get_task(task_id)
+        if task.status.lower() != event.get("status") or not task.outputs:
+            raise RunwayError(
+                f"Runway task {task_id} was {event.get('status')} with {event['outputs_withheld']} output(s) "
+                f"when the trigger fired, but reads {task.describe()} now: its outputs are gone"
+            )
+        return {**event, "task": task.to_dict()}
+
     # ----------------------------------------------------------------------------------------------------
     # Connection test (UI button, `airflow connections test`)
     # ----------------------------------------------------------------------------------------------------

@@ -393,6 +393,8 @@ class RunwayBaseOperator(BaseOperator):
     def _complete(self, context: Context, event: Any, *, estimated_credits: Any = None) -> Any:
         from airflow_provider_runway import polling
 
+        # Outside the try below: failing to read the URLs back must not forget the task (a retry re-attaches).
+        event = self.hook.restore_outputs(event)
         try:
             manifest = polling.finish_event(event, endpoint=self.endpoint, model=self.model_name)
         except RunwayError as err:

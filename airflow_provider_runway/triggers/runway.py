@@ -116,7 +116,7 @@ class RunwayTaskTrigger(BaseTrigger):
                 message=f"{type(err).__name__}: {err}",
                 error_type=type(err).__name__,
             )
-        yield TriggerEvent(result)
+        yield TriggerEvent(polling.withhold_output_urls(result))
 
     async def on_kill(self) -> None:
         """The user marked the task failed/success or cleared it while deferred: cancel, best effort.

@@ -31,7 +31,21 @@ RESTARTED = 6
 ACTIVE = {"PENDING", "THROTTLED", "RUNNING"}
 DEFERRED_MARK = "Pausing task as DEFERRED"
 FIRED_MARK = "Trigger fired event"
+TRIGGER_LOGGER = "airflow_provider_runway.triggers.runway.RunwayTaskTrigger"
 SCREENSHOTS = e2e.BUILD
+
+
+def trigger_lines(text: str) -> list[str]:
+    """The events logged through the Runway trigger's logger, from a task log's JSON lines."""
+    lines = []
+    for line in text.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and item.get("logger") == TRIGGER_LOGGER:
+            lines.append(str(item.get("event")))
+    return lines
 
 
 def creates_for(control: Any, prefix: str) -> list[dict[str, Any]]:
@@ -130,6 +144,11 @@ def test_mapped_dag_of_50_generations_defers_every_task(stack: Any, mapped_run: 
         assert FIRED_MARK in text, f"generate[{ti['map_index']}]: no trigger event:\n{text[-3000:]}"
         ids = [rid for rid in remote_ids if rid in text]
         assert len(ids) == 1, f"generate[{ti['map_index']}] names remote tasks {ids}"
+        # The provider's own progress lines, written in the triggerer, reach this task's log too.
+        progress = trigger_lines(text)
+        assert f"Runway task {ids[0]}: SUCCEEDED 1 output(s)" in progress, progress[-10:]
+        # The triggerer logs every event whole: the event must carry no signed output URL.
+        assert "Signature=" not in text, f"generate[{ti['map_index']}] logs a signed URL"
         seen_ids.update(ids)
         throttled_seen = throttled_seen or "THROTTLED" in text
     assert seen_ids == remote_ids
