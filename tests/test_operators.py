@@ -492,14 +492,15 @@ def test_a_resumed_task_that_cannot_read_the_urls_back_keeps_the_generation_for_
     direct, monkeypatch
 ):
     """The trigger's event carries no signed URLs; execute_complete reads them with one GET. If that GET
-    fails, the try fails, but the remote task is remembered, so the retry collects it without a create."""
+    fails past the poll-failure budget, the try fails, but the remote task is remembered, so the retry
+    collects it without a create."""
     use_conn(direct, monkeypatch, max_retries=0)
     store = FakeStateStore()
-    op = i2v(deferrable=True)
+    op = i2v(deferrable=True, max_poll_failures=1)
     context = make_context(store)
     event = run_trigger(deferral(op, context).trigger)
     assert event["status"] == "succeeded" and event["task"]["outputs"] == []
-    direct.control.add_fault("http_error", path="tasks_get", status=503, times=1)
+    direct.control.add_fault("http_error", path="tasks_get", status=503, times=2)
     with pytest.raises(RunwayError):
         op.execute_complete(context, event)
     assert store.data[STATE_KEY]["id"] == event["runway_task_id"]
@@ -507,6 +508,17 @@ def test_a_resumed_task_that_cannot_read_the_urls_back_keeps_the_generation_for_
     manifest = i2v(deferrable=True).execute(make_context(store))  # the retry, on a fresh worker
     assert manifest["outputs"][0]["url"].startswith(direct.root_url)
     assert creates(direct) == 1 and store.data == {}
+
+
+def test_a_broken_answer_to_the_url_read_back_is_absorbed_like_a_failed_poll(direct, monkeypatch):
+    use_conn(direct, monkeypatch, max_retries=0)
+    op = i2v(deferrable=True)
+    context = make_context(FakeStateStore())
+    event = run_trigger(deferral(op, context).trigger)
+    direct.control.add_fault("malformed_json", path="tasks_get", times=1)
+    manifest = op.execute_complete(context, event)
+    assert manifest["outputs"][0]["url"].startswith(direct.root_url)
+    assert [f["kind"] for f in direct.control.accounting()["faults_fired"]] == ["malformed_json"]
 
 
 @pytest.mark.parametrize("mode", MODES)

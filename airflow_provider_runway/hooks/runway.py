@@ -799,11 +799,14 @@ class RunwayHook(BaseHook):
         except StopIteration as done:
             return done.value
 
-    def restore_outputs(self, event: Any) -> Any:
+    def restore_outputs(
+        self, event: Any, *, max_poll_failures: int = models.DEFAULT_MAX_POLL_FAILURES
+    ) -> Any:
         """Put back the signed output URLs a trigger withheld from its event (one GET of the task).
 
-        Any other event is returned as it is. The task must still be in the event's state with outputs:
-        a task deleted or purged since is an error that names it, and the URLs are never made up.
+        Any other event is returned as it is. The GET has the same budget of transient failures as a poll
+        (a broken body, retries used up). The task must still be in the event's state with outputs: a task
+        deleted or purged since is an error that names it, and the URLs are never made up.
         """
         if not isinstance(event, dict) or not event.get("outputs_withheld"):
             return event
@@ -814,7 +817,25 @@ class RunwayHook(BaseHook):
             event.get("status"),
             event["outputs_withheld"],
         )
-        task = self.get_task(task_id)
+        failures = 0
+        while True:
+            try:
+                task = self.get_task(task_id)
+                break
+            except RunwayError as err:
+                failures += 1
+                if not polling.is_transient_poll_error(err) or failures > max_poll_failures:
+                    raise
+                delay = min(10.0, 2.0 ** (failures - 1))
+                self.log.warning(
+                    "Reading Runway task %s failed (%d/%d): %s; again in %.0f s",
+                    task_id,
+                    failures,
+                    max_poll_failures,
+                    err,
+                    delay,
+                )
+                self._sleep(delay)
         if task.status.lower() != event.get("status") or not task.outputs:
             raise RunwayError(
                 f"Runway task {task_id} was {event.get('status')} with {event['outputs_withheld']} output(s) "

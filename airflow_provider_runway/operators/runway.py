@@ -394,7 +394,7 @@ class RunwayBaseOperator(BaseOperator):
         from airflow_provider_runway import polling
 
         # Outside the try below: failing to read the URLs back must not forget the task (a retry re-attaches).
-        event = self.hook.restore_outputs(event)
+        event = self.hook.restore_outputs(event, max_poll_failures=self.max_poll_failures)
         try:
             manifest = polling.finish_event(event, endpoint=self.endpoint, model=self.model_name)
         except RunwayError as err:

@@ -144,7 +144,7 @@ class RunwayTaskSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        return self._manifest(self.hook.restore_outputs(event))
+        return self._manifest(self.hook.restore_outputs(event, max_poll_failures=self.max_poll_failures))
 
     def _manifest(self, event: Any) -> dict[str, Any]:
         from airflow_provider_runway import polling
