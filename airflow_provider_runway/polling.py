@@ -289,8 +289,8 @@ def withhold_output_urls(event_data: dict[str, Any]) -> dict[str, Any]:
     day or two. The resumed task reads them afresh: :meth:`RunwayHook.restore_outputs` (one GET).
     """
     task = event_data.get("task")
-    if not task or not task.get("outputs"):
-        return event_data
+    if event_data.get("status") != "succeeded" or not task or not task.get("outputs"):
+        return event_data  # only a success is read back; any other outcome keeps its task as it was
     return {**event_data, "task": {**task, "outputs": []}, "outputs_withheld": len(task["outputs"])}
 
 

@@ -570,3 +570,18 @@ def test_first_poll_spread_staggers_a_trigger_without_a_first_answer():
         first_poll_spread=6.0,
     )
     assert next(steps).seconds == pytest.approx(2.0)  # never past the deadline
+
+
+# --------------------------------------------------------------------------------------------------------
+# What a trigger's event may carry
+# --------------------------------------------------------------------------------------------------------
+def test_only_a_success_has_its_signed_urls_withheld():
+    url = "https://cdn.example.com/0.mp4?Expires=1&Signature=abc"
+    done = RunwayTask(id="t1", status="SUCCEEDED", outputs=(url,))
+    withheld = polling.withhold_output_urls(polling.event("succeeded", "t1", task=done))
+    assert withheld["task"]["outputs"] == [] and withheld["outputs_withheld"] == 1
+    assert "Signature" not in repr(withheld)
+    failed = polling.event("failed", "t1", task=RunwayTask(id="t1", status="FAILED", outputs=(url,)))
+    assert polling.withhold_output_urls(failed) == failed  # read back only what a success needs
+    bare = polling.event("succeeded", "t1", task=RunwayTask(id="t1", status="SUCCEEDED"))
+    assert polling.withhold_output_urls(bare) == bare
