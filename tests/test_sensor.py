@@ -13,6 +13,7 @@ import pytest
 from airflow_provider_runway._compat import AirflowFailException, TaskDeferred
 from airflow_provider_runway.exceptions import (
     RunwayError,
+    RunwayServerError,
     RunwayTaskCancelledError,
     RunwayTaskFailedError,
     RunwayTaskRejectedError,
@@ -181,6 +182,30 @@ def test_a_transient_failure_of_the_check_before_deferring_still_defers(direct, 
     direct.control.add_fault("http_error", path="tasks_get", status=503, times=2)
     manifest = run_sensor(sensor(task_id), "deferred")
     assert manifest["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_poll_failures_within_the_budget_are_absorbed_in_either_mode(direct, monkeypatch, mode):
+    conn = direct.airflow_conn
+    conn["extra"]["max_retries"] = 0
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(conn))
+    task_id = submit()
+    direct.control.add_fault("http_error", path="tasks_get", status=503, times=2)
+    manifest = run_sensor(sensor(task_id, max_poll_failures=2), mode)
+    assert manifest["status"] == "SUCCEEDED"
+    assert direct.control.accounting()["faults_fired"][-1]["kind"] == "http_error"
+
+
+def test_poke_failures_past_the_budget_fail_the_sensor_retryably(direct, monkeypatch):
+    conn = direct.airflow_conn
+    conn["extra"]["max_retries"] = 0
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(conn))
+    task_id = submit()
+    direct.control.add_fault("http_error", path="tasks_get", status=503, times=3)
+    with pytest.raises(RunwayServerError) as info:
+        run_sensor(sensor(task_id, max_poll_failures=2), "poke")
+    assert not isinstance(info.value, AirflowFailException)
+    assert len(direct.control.accounting()["faults_fired"]) == 3  # three pokes, the third one too many
 
 
 @pytest.mark.parametrize("event", [None, {"status": "bogus"}, {"status": "succeeded", "task": None}])

@@ -135,7 +135,23 @@ class RunwayTaskSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue | bool:
         from airflow_provider_runway import polling
 
-        task = self._get()
+        try:
+            task = self._get()
+        except RunwayError as err:
+            # The same budget as the trigger's: consecutive transient failures (in reschedule mode each
+            # poke is a new process, so the count starts afresh; the sensor's timeout still bounds it).
+            self._poke_failures = getattr(self, "_poke_failures", 0) + 1
+            if not polling.is_transient_poll_error(err) or self._poke_failures > self.max_poll_failures:
+                raise
+            self.log.warning(
+                "Poke of Runway task %s failed (%d/%d): %s",
+                self.runway_task_id,
+                self._poke_failures,
+                self.max_poll_failures,
+                err,
+            )
+            return False
+        self._poke_failures = 0
         self.log.info("Runway task %s: %s", task.id, task.describe())
         if not task.terminal:
             return False
