@@ -267,6 +267,20 @@ def is_transient_poll_error(error: RunwayError) -> bool:
     )
 
 
+def within_failure_budget(error: RunwayError, failures: int, max_poll_failures: int) -> bool:
+    """After ``failures`` failed looks at a task in a row, the last one ``error``: look again?
+
+    The one rule for every GET of a task's state: the trigger's and the synchronous wait's polls, the
+    sensor's pokes, and the URL read-back on resume.
+    """
+    return is_transient_poll_error(error) and failures <= max_poll_failures
+
+
+def failure_delay(min_interval: float, max_interval: float, failures: int) -> float:
+    """Seconds before the next look after ``failures`` failed ones in a row: doubling, capped."""
+    return min(max_interval, min_interval * (2 ** max(0, failures - 1)))
+
+
 def event(
     status: str, task_id: str, *, task: RunwayTask | None = None, message: str = "", **extra: Any
 ) -> dict:
@@ -329,7 +343,11 @@ def watch(
     while True:
         if polled:
             now = clock()
-            delay = tracker.next_delay(now, deadline) if failures == 0 else _failure_delay(plan, failures)
+            delay = (
+                tracker.next_delay(now, deadline)
+                if failures == 0
+                else failure_delay(plan.min_interval, plan.max_interval, failures)
+            )
             yield Sleep(max(0.0, min(delay, deadline - now)))
         polled = True
         final = clock() >= deadline
@@ -345,23 +363,17 @@ def watch(
                 f"Runway task {task_id} was cancelled or deleted remotely ({reply})",
             )
         if isinstance(reply, RunwayError):
-            if not is_transient_poll_error(reply):
-                return _finish(
-                    tracker,
-                    task_id,
-                    "error",
-                    last,
-                    f"{type(reply).__name__}: {reply}",
-                    error_type=type(reply).__name__,
-                )
             failures += 1
-            if failures > max_poll_failures:
+            if not within_failure_budget(reply, failures, max_poll_failures):
+                failed = f"{type(reply).__name__}: {reply}"
                 return _finish(
                     tracker,
                     task_id,
                     "error",
                     last,
-                    f"{failures} polls in a row failed; last: {type(reply).__name__}: {reply}",
+                    f"{failures} polls in a row failed; last: {failed}"
+                    if is_transient_poll_error(reply)
+                    else failed,
                     error_type=type(reply).__name__,
                 )
             yield Note(
@@ -399,10 +411,6 @@ def _finish(
     **extra: Any,
 ) -> dict[str, Any]:
     return event(status, task_id, task=task, message=message, timing=tracker.timing(), **extra)
-
-
-def _failure_delay(plan: PollPlan, failures: int) -> float:
-    return min(plan.max_interval, plan.min_interval * (2 ** max(0, failures - 1)))
 
 
 def _note(line: str) -> Note:

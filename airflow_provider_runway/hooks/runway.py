@@ -178,7 +178,9 @@ def _forget_settings(conn_id: str, stale: ConnectionSettings) -> None:
     """Drop the loop's entry for ``conn_id`` if it still holds ``stale`` (a newer lookup is kept)."""
     entries = _ASYNC_SETTINGS.get(asyncio.get_running_loop(), {})
     entry = entries.get(conn_id)
-    if entry is not None and entry[1].done() and not entry[1].exception() and entry[1].result() == stale:
+    if entry is None or not entry[1].done() or entry[1].cancelled() or entry[1].exception():
+        return
+    if entry[1].result() == stale:
         del entries[conn_id]
 
 
@@ -824,9 +826,9 @@ class RunwayHook(BaseHook):
                 break
             except RunwayError as err:
                 failures += 1
-                if not polling.is_transient_poll_error(err) or failures > max_poll_failures:
+                if not polling.within_failure_budget(err, failures, max_poll_failures):
                     raise
-                delay = min(10.0, 2.0 ** (failures - 1))
+                delay = polling.failure_delay(1.0, 10.0, failures)
                 self.log.warning(
                     "Reading Runway task %s failed (%d/%d): %s; again in %.0f s",
                     task_id,

@@ -141,7 +141,7 @@ class RunwayTaskSensor(BaseSensorOperator):
             # The same budget as the trigger's: consecutive transient failures (in reschedule mode each
             # poke is a new process, so the count starts afresh; the sensor's timeout still bounds it).
             self._poke_failures = getattr(self, "_poke_failures", 0) + 1
-            if not polling.is_transient_poll_error(err) or self._poke_failures > self.max_poll_failures:
+            if not polling.within_failure_budget(err, self._poke_failures, self.max_poll_failures):
                 raise
             self.log.warning(
                 "Poke of Runway task %s failed (%d/%d): %s",
