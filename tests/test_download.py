@@ -25,12 +25,18 @@ def output_url(runway_simulator_direct, monkeypatch):
     return runway_simulator_direct, task.outputs[0]
 
 
-def test_download_retries_5xx_with_the_core_backoff(output_url):
-    sim, url = output_url
-    sim.control.add_fault("http_error", path="files", times=2, status=503)
+def hook_recording_waits() -> tuple[RunwayHook, list[float]]:
+    """A hook whose backoff sleeps are recorded instead of slept."""
     hook = RunwayHook()
     waits: list[float] = []
     hook._sleep = waits.append
+    return hook, waits
+
+
+def test_download_retries_5xx_with_the_core_backoff(output_url):
+    sim, url = output_url
+    sim.control.add_fault("http_error", path="files", times=2, status=503)
+    hook, waits = hook_recording_waits()
     buffer = io.BytesIO()
     size, digest, content_type = hook.download(url, buffer, max_bytes=10**8)
     assert size == len(buffer.getvalue()) > 0 and buffer.getvalue()[4:8] == b"ftyp"
@@ -41,9 +47,7 @@ def test_download_retries_5xx_with_the_core_backoff(output_url):
 def test_download_does_not_wait_for_a_retry_after_past_the_cap(output_url):
     sim, url = output_url
     sim.control.add_fault("rate_limit", path="files", times=1, retry_after=3600)
-    hook = RunwayHook()
-    waits: list[float] = []
-    hook._sleep = waits.append
+    hook, waits = hook_recording_waits()
     with pytest.raises(RunwayAPIError) as info:
         hook.download(url, io.BytesIO(), max_bytes=10**8)
     assert info.value.http_status == 429 and waits == []

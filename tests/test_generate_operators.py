@@ -449,22 +449,19 @@ def test_throttled_seconds_are_reported_when_concurrency_is_full(direct, mode):
 @pytest.mark.skipif(shutil.which("timeout") is None, reason="needs coreutils timeout")
 def test_example_dag_runs_under_airflow_dags_test(tmp_path):
     from airflow_provider_runway.testing.simulator import Simulator
-    from tests.integration.test_dags_test import AIRFLOW, airflow_env, run
+    from tests.integration.test_dags_test import AIRFLOW, airflow_env, migrate_db, run
 
     home = tmp_path / "airflow_home"
     (home / "dags").mkdir(parents=True)
     shutil.copy(EXAMPLES / "runway_text_to_image_with_pool.py", home / "dags")
     with Simulator("runway", api_key="key_example", running_seconds=0.5) as sim:
-        conn = {"conn_type": "runway", "host": sim.base_url, "password": "key_example"}
-        conn["extra"] = {"allow_insecure_loopback": True}
-        env = airflow_env(home, conn)
+        env = airflow_env(home, sim.base_url, "key_example")
         env.update(
             AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE="True",
             RUNWAY_EXAMPLE_OUTPUT=str(tmp_path / "out"),
             RUNWAY_EXAMPLE_MIN_CREDITS="10",
         )
-        migrate = run([str(AIRFLOW), "db", "migrate"], env, 180)
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        migrate_db(env, 180)
         result = run([str(AIRFLOW), "dags", "test", "runway_text_to_image_with_pool"], env, 300)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-6000:]

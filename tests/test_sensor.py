@@ -71,6 +71,13 @@ def run_sensor(op: RunwayTaskSensor, mode: str, context: dict[str, Any] | None =
     return getattr(op, info.value.method_name)(context, run_trigger(info.value.trigger))
 
 
+def without_retries(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``runway_default`` on the simulator with max_retries 0: each fault reaches the poll-failure budget."""
+    conn = sim.airflow_conn
+    conn["extra"]["max_retries"] = 0
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(conn))
+
+
 def submit() -> str:
     return RunwayHook().submit("image_to_video", BODY).id
 
@@ -175,9 +182,7 @@ def test_the_gateway_task_not_exist_window_is_survived(runway_simulator, monkeyp
 
 
 def test_a_transient_failure_of_the_check_before_deferring_still_defers(direct, monkeypatch):
-    conn = direct.airflow_conn
-    conn["extra"]["max_retries"] = 0
-    monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(conn))
+    without_retries(direct, monkeypatch)
     task_id = submit()
     direct.control.add_fault("http_error", path="tasks_get", status=503, times=2)
     manifest = run_sensor(sensor(task_id), "deferred")
@@ -186,9 +191,7 @@ def test_a_transient_failure_of_the_check_before_deferring_still_defers(direct, 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_poll_failures_within_the_budget_are_absorbed_in_either_mode(direct, monkeypatch, mode):
-    conn = direct.airflow_conn
-    conn["extra"]["max_retries"] = 0
-    monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(conn))
+    without_retries(direct, monkeypatch)
     task_id = submit()
     direct.control.add_fault("http_error", path="tasks_get", status=503, times=2)
     manifest = run_sensor(sensor(task_id, max_poll_failures=2), mode)
@@ -197,9 +200,7 @@ def test_poll_failures_within_the_budget_are_absorbed_in_either_mode(direct, mon
 
 
 def test_poke_failures_past_the_budget_fail_the_sensor_retryably(direct, monkeypatch):
-    conn = direct.airflow_conn
-    conn["extra"]["max_retries"] = 0
-    monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(conn))
+    without_retries(direct, monkeypatch)
     task_id = submit()
     direct.control.add_fault("http_error", path="tasks_get", status=503, times=3)
     with pytest.raises(RunwayServerError) as info:

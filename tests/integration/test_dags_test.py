@@ -28,7 +28,14 @@ API_KEY = "sk-integration-test"
 EXPECTED_TASKS = {"image_to_video_deferred", "video_to_video_sync", "submit_only", "wait_for_submit"}
 
 
-def airflow_env(home: Path, conn: dict) -> dict[str, str]:
+def airflow_env(home: Path, base_url: str, api_key: str) -> dict[str, str]:
+    """A fresh AIRFLOW_HOME's environment, with ``runway_default`` pointing at the simulator at ``base_url``."""
+    conn = {
+        "conn_type": "runway",
+        "host": base_url,
+        "password": api_key,
+        "extra": {"allow_insecure_loopback": True},
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
         AIRFLOW_HOME=str(home),
@@ -52,6 +59,11 @@ def run(command: list[str], env: dict[str, str], seconds: int) -> subprocess.Com
     )
 
 
+def migrate_db(env: dict[str, str], seconds: int) -> None:
+    migrate = run([str(AIRFLOW), "db", "migrate"], env, seconds)
+    assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
+
+
 @pytest.fixture
 def simulator():
     # The gateway flavor (the default way in), with its task_not_exist window right after each create.
@@ -64,16 +76,8 @@ def test_airflow_dags_test_runs_both_operators_and_the_sensor(tmp_path, simulato
     assert AIRFLOW.exists(), AIRFLOW
     home = tmp_path / "airflow_home"
     shutil.copytree(DAGS, home / "dags", ignore=shutil.ignore_patterns("__pycache__"))
-    conn = {
-        "conn_type": "runway",
-        "host": simulator.base_url,
-        "password": API_KEY,
-        "extra": {"allow_insecure_loopback": True},
-    }
-    env = airflow_env(home, conn)
-
-    migrate = run([str(AIRFLOW), "db", "migrate"], env, 180)
-    assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
+    env = airflow_env(home, simulator.base_url, API_KEY)
+    migrate_db(env, 180)
 
     result = run([str(AIRFLOW), "dags", "test", DAG_ID], env, 180)
     output = result.stdout + result.stderr

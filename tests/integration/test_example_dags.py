@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_runway.testing.simulator import Simulator
-from tests.integration.test_dags_test import AIRFLOW, airflow_env, run
+from tests.integration.test_dags_test import AIRFLOW, airflow_env, migrate_db, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -52,17 +52,10 @@ def simulator():
 def airflow_home(tmp_path_factory, simulator):
     home = tmp_path_factory.mktemp("examples_home")
     shutil.copytree(EXAMPLES, home / "dags")
-    conn = {
-        "conn_type": "runway",
-        "host": simulator.base_url,
-        "password": API_KEY,
-        "extra": {"allow_insecure_loopback": True},
-    }
-    env = airflow_env(home, conn)
+    env = airflow_env(home, simulator.base_url, API_KEY)
     env["AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE"] = "True"
     env["RUNWAY_EXAMPLE_OUTPUT"] = str(home / "output")
-    migrate = run([str(AIRFLOW), "db", "migrate"], env, 300)
-    assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
+    migrate_db(env, 300)
     return home, env
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_runway.testing.simulator import Simulator
-from tests.integration.test_dags_test import AIRFLOW, airflow_env, run
+from tests.integration.test_dags_test import AIRFLOW, airflow_env, migrate_db, run
 
 #: About 100 s (a migrate and three DAG runs): too long for the normal suite, so it runs from `make soak`.
 pytestmark = [pytest.mark.integration, pytest.mark.soak, pytest.mark.timeout(600)]
@@ -36,21 +36,15 @@ def test_example_dags_leave_the_key_nowhere(tmp_path):
     sim = Simulator("gateway", api_key=CANARY, running_seconds=0.5, task_not_exist_seconds=0.3)
     sim.start()
     try:
-        conn = {
-            "conn_type": "runway",
-            "host": sim.base_url,
-            "password": CANARY,
-            "extra": {"allow_insecure_loopback": True},
-        }
-        env = airflow_env(home, conn)  # INFO logging: the level users run at. (At DEBUG, Airflow 3.3.2's
-        # own supervisor logs every MaskSecret message it relays, key included: an Airflow issue.)
+        # INFO logging: the level users run at. (At DEBUG, Airflow 3.3.2's own supervisor logs every
+        # MaskSecret message it relays, key included: an Airflow issue.)
+        env = airflow_env(home, sim.base_url, CANARY)
         env.update(
             AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "example_dags"),
             AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE="True",
             RUNWAY_EXAMPLE_OUTPUT=str(output),
         )
-        migrate = run([str(AIRFLOW), "db", "migrate"], env, 240)
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        migrate_db(env, 240)
         texts = []
         for dag_id in DAGS:
             result = run([str(AIRFLOW), "dags", "test", dag_id], env, 240)
