@@ -1011,6 +1011,45 @@ class SimState:
                 },
             }
 
+    def terminal_at(self, task: Task) -> float:
+        """The first moment at which :meth:`status_of` calls ``task`` terminal (``inf``: not foreseeable).
+
+        The earliest of its cancel, an immediate forced outcome, and the natural end of its run (rounded up
+        to the ``update_interval`` grid, as :meth:`_effective_time` rounds down). A stuck task never ends.
+        """
+        ends = []
+        with self.lock:
+            if task.cancelled_at is not None:
+                ends.append(task.cancelled_at)
+            if task.outcome in TERMINAL:
+                if task.forced_at is not None:
+                    ends.append(task.forced_at)
+                if math.isfinite(task.run_end):
+                    natural = task.run_end
+                    step = self.config.update_interval
+                    if step > 0:
+                        natural = task.created + math.ceil((task.run_end - task.created) / step) * step
+                    ends.append(natural)
+        return min(ends, default=math.inf)
+
+    def peak_in_flight(self) -> int:
+        """The most tasks that were created and not yet terminal at one moment, over the whole run.
+
+        Each task is in flight on ``[created, terminal_at)``; a task that was already terminal when it was
+        created never counts. At one instant, tasks ending there leave before tasks created there arrive.
+        """
+        events: list[tuple[float, int]] = []
+        with self.lock:
+            for task in self.tasks.values():
+                end = self.terminal_at(task)
+                if end > task.created:
+                    events += [(task.created, 1), (end, -1)]
+        peak = current = 0
+        for _, delta in sorted(events):
+            current += delta
+            peak = max(peak, current)
+        return peak
+
     def accounting(self) -> dict[str, Any]:
         """What clients did: creates, GETs per task, cancels/deletes, downloads, uploads, faults, orphans."""
         with self.lock:
@@ -1041,6 +1080,7 @@ class SimState:
                 },
                 "orphans": orphans,
                 "unobserved": unobserved,
+                "peak_in_flight": self.peak_in_flight(),
                 "credit_balance": self.credit_balance,
             }
 
