@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 try:  # Airflow 3.2+: the task SDK owns the exceptions (the old path warns there)
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import (  # type: ignore[no-redef]
         AirflowException,
         AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
         TaskDeferred,
     )
 
-__all__ = ["AirflowException", "AirflowFailException", "TaskDeferred"]
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "TaskDeferred",
+]
 
 try:  # Airflow 3.2+
     from airflow.sdk import conf

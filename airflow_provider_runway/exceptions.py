@@ -22,6 +22,11 @@ DAG author can catch the whole family or one branch::
     │   └── RunwayTaskRejectedError     moderation or invalid asset: also AirflowFailException,
     │                                   so Airflow does not retry it
     ├── RunwayTaskCancelledError        the task was cancelled or deleted remotely
+    ├── RunwayTaskNotVisibleError       the gateway still hides a task of this task's own create
+    │                                   (task_not_exist) after not_exist_grace; kept, not cancelled,
+    │                                   so a retry re-attaches
+    ├── RunwayCreateUnconfirmedError    an earlier try began a create whose task id was never recorded:
+    │                                   it may exist and be billed (AirflowFailException)
     └── RunwayTimeoutError              the provider's own deadline passed while the task was unfinished
 
 Messages never carry the API key or a full signed output URL.
@@ -171,6 +176,31 @@ class RunwayTaskCancelledError(RunwayError):
         self.task_id = task_id
         suffix = f": {detail}" if detail else ""
         super().__init__(f"Runway task {task_id} was cancelled{suffix}")
+
+
+class RunwayTaskNotVisibleError(RunwayError):
+    """A task this Airflow task created is still answered ``task_not_exist`` by the gateway.
+
+    It is not cancelled and the durable record keeps it, so Airflow's retry re-attaches to it (and waits
+    another ``not_exist_grace``) instead of paying for a new one.
+    """
+
+    def __init__(self, task_id: str, message: str) -> None:
+        self.task_id = task_id
+        super().__init__(message)
+
+
+class RunwayCreateUnconfirmedError(RunwayError, AirflowFailException):
+    """An earlier try of this logical generation started a (paid) create whose task id was never recorded.
+
+    The worker died during the create, or its answer was lost: a remote task may exist and be billed. Being
+    an ``AirflowFailException``, it stops Airflow's retries; the operator's ``recreate_unconfirmed=True``
+    creates anew instead.
+    """
+
+    def __init__(self, message: str, *, record_location: str) -> None:
+        self.record_location = record_location
+        super().__init__(message)
 
 
 class RunwayTimeoutError(RunwayError):

@@ -54,8 +54,11 @@ DEFAULT_API_VERSION = "2024-11-06"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
-#: How long after a create the gateway's ``task_not_exist`` still means "not visible yet".
-DEFAULT_NOT_EXIST_GRACE = 30.0
+#: How long one try waits for a task of its own create that the gateway still answers ``task_not_exist``
+#: for ("not visible yet"). Integrations that poll the gateway report minutes of it; its docs say "briefly".
+DEFAULT_NOT_EXIST_GRACE = 600.0
+#: While a task stays invisible, a warning is logged this often (seconds).
+NOT_VISIBLE_WARNING_EVERY = 60.0
 #: Runway updates a task at most every 5 s; its SDK polls every 6 s.
 DEFAULT_POLL_INTERVAL = 6.0
 MIN_REAL_POLL_INTERVAL = 5.0
@@ -361,21 +364,18 @@ def is_task_not_exist(body: bytes | str | None) -> bool:
     return "task_not_exist" in text
 
 
-def task_when_missing(
-    task_id: str,
-    error: RunwayNotFoundError,
-    *,
-    submitted_at: float | None,
-    grace: float,
-    now: float,
-) -> RunwayTask:
-    """Decide what a missing task means: inside the grace window after submit, "not visible yet".
+def task_when_missing(task_id: str, error: RunwayNotFoundError) -> RunwayTask:
+    """What a missing task means: the gateway's ``task_not_exist`` is "not visible yet", never "gone".
 
-    :param submitted_at: wall-clock epoch seconds of the create, when this process knows it.
-    :return: a PENDING task marked ``visible=False`` inside the window.
-    :raises RunwayNotFoundError: past the window, for a plain 404, or when the submit time is unknown.
+    The gateway answers it for minutes after a create, and answers it for an id it never had: only the
+    caller knows which. The wait loop (:func:`polling.watch`) bounds how long it waits (its ``visible_by``),
+    and a re-attach never creates anew because of it. A plain 404 is raised: the task is unknown, or gone
+    once it was seen.
+
+    :return: a PENDING task marked ``visible=False``.
+    :raises RunwayNotFoundError: for a plain 404.
     """
-    if getattr(error, "task_not_exist", False) and submitted_at is not None and now - submitted_at <= grace:
+    if getattr(error, "task_not_exist", False):
         return RunwayTask(id=task_id, status=TaskStatus.PENDING.value, shape="missing", visible=False)
     raise error
 
@@ -1068,7 +1068,22 @@ def parse_created(payload: Any, endpoint: str) -> tuple[str, float | None]:
             ident = payload["data"].get("task_id") or payload["data"].get("id")
         if isinstance(ident, str) and ident:
             return ident, _parse_credits(payload.get("estimatedCost"))
-    raise RunwayProtocolError(f"the create answer has no task id: {_snippet(payload)}", path=endpoint)
+    # A 2xx answer: the server took the create and bills it; only its id is missing.
+    raise RunwaySubmitUncertainError(
+        f"Create POST {endpoint} answered without a task id ({_snippet(payload)}). The task may exist and be "
+        "billed, so it was NOT retried: check Runway's dashboard before running it again.",
+        endpoint=endpoint,
+    )
+
+
+def create_may_have_billed(error: BaseException) -> bool:
+    """After a create raised ``error``: may a remote task exist, and be billed?
+
+    Only :class:`RunwaySubmitUncertainError` says so among the provider's errors (a timeout or 5xx after the
+    request was sent, a 2xx whose id was lost); every other one is a refusal that created nothing. Anything
+    else (the worker's ``execution_timeout``, an interrupt) may have struck while the POST was on the wire.
+    """
+    return isinstance(error, RunwaySubmitUncertainError) or not isinstance(error, RunwayError)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1550,6 +1565,53 @@ def iter_field_paths(issues: Iterable[Mapping[str, Any]]) -> list[str]:
 def may_cancel(last_seen: RunwayTask | None) -> bool:
     """Cancel only a task last seen unfinished: DELETE on a finished task purges its outputs."""
     return last_seen is not None and not last_seen.terminal
+
+
+#: Airflow task-instance states a person (or the scheduler on their behalf) ends a try with: marked failed
+#: or success, skipped, upstream failed, removed from the DAG. The remote generation has no one left to
+#: collect it.
+ENDED_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+
+
+@dataclass(frozen=True)
+class KillDecision:
+    cancel: bool
+    reason: str
+
+
+def kill_decision(ti_state: str | None, *, known: bool, durable: bool) -> KillDecision:
+    """Whether ``on_kill`` (the trigger's or the synchronous wait's) may cancel the remote task.
+
+    ``on_kill`` runs for a person's action, but also when a stalled triggerer drops triggers that were moved
+    to another (apache/airflow#73454), on a worker's graceful shutdown and on ``execution_timeout``. Only
+    the task instance's state tells them apart, and when it cannot be learnt nothing is cancelled: an
+    unobserved generation that finishes is billed once, a wrongly cancelled one twice. (A fresh GET showing
+    the task unfinished is still needed before the DELETE: see :func:`may_cancel`.)
+
+    :param ti_state: the task instance's state in Airflow's database (``None``: no state, e.g. cleared).
+    :param known: whether the state could be learnt at all.
+    :param durable: whether a next try re-attaches to the same remote task (the durable record).
+    """
+    if not known:
+        return KillDecision(
+            False, "its Airflow task instance's state could not be read, so nothing is cancelled"
+        )
+    if ti_state in ENDED_TI_STATES:
+        return KillDecision(True, f"its Airflow task instance was set to {ti_state}")
+    if ti_state == "deferred":
+        return KillDecision(
+            False, "its Airflow task instance is still deferred: the trigger lives on in another triggerer"
+        )
+    if durable:
+        return KillDecision(
+            False,
+            f"its Airflow task instance is {ti_state or 'cleared (no state)'}: the next try re-attaches to "
+            "the same remote task",
+        )
+    return KillDecision(
+        True,
+        f"its Airflow task instance is {ti_state or 'cleared'} and durable=False: a next try creates anew",
+    )
 
 
 def cancel_result(error: RunwayAPIError) -> Literal["gone", "unsupported"]:

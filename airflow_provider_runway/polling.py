@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from airflow_provider_runway import models as models_defaults
@@ -28,9 +29,12 @@ from airflow_provider_runway.exceptions import (
     RunwayRateLimitError,
     RunwayServerError,
     RunwayTransportError,
+    RunwayValidationError,
 )
 from airflow_provider_runway.models import (
     DEFAULT_POLL_INTERVAL,
+    MIN_REAL_POLL_INTERVAL,
+    NOT_VISIBLE_WARNING_EVERY,
     QUEUED_STATUSES,
     RunwayTask,
     TaskStatus,
@@ -48,8 +52,9 @@ FINISH_MARGIN = 0.5
 #: readings were made at least that far apart (see :attr:`PollPlan.progress_lag`).
 RUNWAY_PROGRESS_LAG = 5.0
 
-#: Event statuses a trigger can send; the operator accepts nothing else.
-EVENT_STATUSES = frozenset({"succeeded", "failed", "cancelled", "timeout", "error"})
+#: Event statuses a trigger can send; the operator accepts nothing else. ``not_visible``: the gateway still
+#: answers ``task_not_exist`` for the task at ``visible_by``.
+EVENT_STATUSES = frozenset({"succeeded", "failed", "cancelled", "timeout", "error", "not_visible"})
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,36 @@ class Note:
 WatchAction = Poll | Sleep | Cancel | Note
 
 
+def positive_seconds(value: Any, name: str) -> float:
+    """A duration argument (seconds or a timedelta) as seconds; refused, naming it, unless positive."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise RunwayValidationError(
+            name, f"must be a positive number of seconds or a timedelta, got {value!r}"
+        )
+    return float(seconds)
+
+
+def plan_for(poll_interval: Any, max_poll_interval: Any, polling_mode: Any, *, on_loopback: bool) -> PollPlan:
+    """The poll plan from an operator's or the sensor's arguments, each checked by name.
+
+    Runway updates a task every 5 s at most, so an interval below :data:`MIN_REAL_POLL_INTERVAL` is
+    refused unless the base URL is loopback (the simulator).
+    """
+    interval = positive_seconds(poll_interval, "poll_interval")
+    longest = positive_seconds(max_poll_interval, "max_poll_interval")
+    if polling_mode not in ("adaptive", "fixed"):
+        raise RunwayValidationError("polling_mode", f"must be 'adaptive' or 'fixed', got {polling_mode!r}")
+    if interval < MIN_REAL_POLL_INTERVAL and not on_loopback:
+        raise RunwayValidationError(
+            "poll_interval",
+            f"must be at least {MIN_REAL_POLL_INTERVAL:g} s against a real service "
+            f"(Runway updates tasks every 5 s at most), got {interval:g}",
+        )
+    mode: PollMode = "fixed" if polling_mode == "fixed" else "adaptive"
+    return PollPlan(min_interval=interval, max_interval=max(longest, interval), mode=mode)
+
+
 def runway_progress_lag(min_interval: float) -> float:
     """:data:`RUNWAY_PROGRESS_LAG` at the default 6 s interval, proportionally less for shorter ones (a
     loopback test polling every 0.1 s talks to a stand-in that updates continuously)."""
@@ -319,22 +354,33 @@ def watch(
     clock: Callable[[], float] = time.time,
     rng: Callable[[], float] = random.random,
     first_poll_spread: float = 0.0,
+    visible_by: float | None = None,
+    owned: bool = True,
 ) -> Generator[WatchAction, Any, dict[str, Any]]:
     """Wait for a task to finish, fail, vanish or outlive the deadline; returns exactly one event dict.
 
     :param first: the answer already in hand (the operator's check right after submit), if any.
     :param first_poll_spread: with no ``first``, wait up to this many seconds (at random) before the first
         poll; the trigger sets it to one poll interval, since the operator or sensor has just polled.
+    :param visible_by: epoch seconds until which a task the gateway hides (``task_not_exist``) is waited
+        for, with a warning every :data:`NOT_VISIBLE_WARNING_EVERY`; a hidden task seen after it ends the
+        wait as ``not_visible`` (never cancelled). ``None``: as long as the deadline allows.
+    :param owned: the id came from this task's own create (only the wording of the messages differs).
     """
     # No closures in here: thousands of these generators sleep at once in a triggerer, and every object
     # each one holds lengthens the full garbage collections that pause its event loop.
     tracker = PollTracker(plan, rng=rng)
     failures = 0
+    hidden_since: float | None = None
+    hidden_warned = 0.0
     if first is not None:
         for line in tracker.observe(first, clock()):
             yield _note(line)
         if first.terminal:
             return _finish(tracker, task_id, first.status.lower(), first)
+        if not first.visible:
+            hidden_since = hidden_warned = clock()
+            yield _hidden_note(task_id, 0.0, visible_by, hidden_since, owned)
     polled = first is not None
     if first is None and first_poll_spread > 0 and clock() < deadline:
         # Whoever deferred has just polled: wait a random part of one interval, so thousands of triggers
@@ -381,10 +427,29 @@ def watch(
             )
         elif isinstance(reply, RunwayTask):
             failures = 0
-            for line in tracker.observe(reply, clock()):
+            now = clock()
+            for line in tracker.observe(reply, now):
                 yield _note(line)
+            if reply.visible and hidden_since is not None:
+                yield Note("info", f"Runway task {task_id} is visible after {_secs(now - hidden_since)} s")
+                hidden_since = None
             if reply.terminal:
                 return _finish(tracker, task_id, reply.status.lower(), reply)
+            if not reply.visible:
+                if hidden_since is None:
+                    hidden_since = hidden_warned = now
+                    yield _hidden_note(task_id, 0.0, visible_by, now, owned)
+                elif visible_by is not None and now >= visible_by:
+                    return _finish(
+                        tracker,
+                        task_id,
+                        "not_visible",
+                        reply,
+                        _not_visible_message(task_id, now - hidden_since, owned),
+                    )
+                elif now - hidden_warned >= NOT_VISIBLE_WARNING_EVERY:
+                    hidden_warned = now
+                    yield _hidden_note(task_id, now - hidden_since, visible_by, now, owned)
         else:  # pragma: no cover - a driver bug
             raise TypeError(f"watch() expected a RunwayTask or RunwayError, got {type(reply).__name__}")
         if final:
@@ -411,6 +476,39 @@ def _finish(
     **extra: Any,
 ) -> dict[str, Any]:
     return event(status, task_id, task=task, message=message, timing=tracker.timing(), **extra)
+
+
+def _hidden_note(task_id: str, hidden: float, visible_by: float | None, now: float, owned: bool) -> Note:
+    left = (
+        ""
+        if visible_by is None
+        else f"; waiting up to {max(0.0, visible_by - now):.0f} s more (not_exist_grace)"
+    )
+    whose = "created by this task " if owned else ""
+    return Note(
+        "warning",
+        f"Runway task {task_id} {whose}is not visible on the gateway yet (task_not_exist"
+        + (f" for {_secs(hidden)} s" if hidden else "")
+        + f"){left}",
+    )
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
+
+
+def _not_visible_message(task_id: str, hidden: float, owned: bool) -> str:
+    if owned:
+        return (
+            f"Runway task {task_id} was created by this task, but the gateway still answers task_not_exist "
+            f"after {_secs(hidden)} s of waiting (not_exist_grace). It was NOT cancelled and may still run and be billed; "
+            "its record is kept, so a retry re-attaches to it instead of creating another. If the gateway is "
+            "often this slow, raise not_exist_grace."
+        )
+    return (
+        f"Runway task {task_id} is still unknown to the gateway (task_not_exist) after {_secs(hidden)} s "
+        "(not_exist_grace): check the task id, or raise not_exist_grace if it was created only just now."
+    )
 
 
 def _note(line: str) -> Note:
@@ -460,6 +558,12 @@ def finish_event(event_data: Any, *, endpoint: str | None = None, model: str | N
         raise RunwayTimeoutError(task_id, event_data.get("message") or f"Runway task {task_id} timed out")
     if status == "error":
         raise RunwayError(event_data.get("message") or f"Waiting for Runway task {task_id} failed")
+    if status == "not_visible":
+        from airflow_provider_runway.exceptions import RunwayTaskNotVisibleError
+
+        raise RunwayTaskNotVisibleError(
+            task_id, event_data.get("message") or f"Runway task {task_id} is not visible on the gateway"
+        )
     if status == "cancelled":
         # Either the task says CANCELLED, or it vanished (404) after being seen: the event then carries the
         # last task seen, still unfinished. Both mean the remote work was cancelled or deleted.

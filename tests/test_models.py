@@ -487,26 +487,15 @@ def test_task_not_exist_matched_whatever_the_status(status):
     assert getattr(err, "task_not_exist", False)
 
 
-def test_inside_grace_window_is_invisible_pending():
-    task = models.task_when_missing(TASK_ID, not_exist_error(), submitted_at=1000.0, grace=30.0, now=1029.0)
+def test_task_not_exist_is_an_invisible_pending_task_whenever_it_comes():
+    # No clock here: how long a hidden task is waited for is the wait loop's decision (visible_by).
+    task = models.task_when_missing(TASK_ID, not_exist_error())
     assert task.status == "PENDING" and not task.visible and not task.terminal
     assert task.id == TASK_ID and task.shape == "missing"
     assert "not visible" in task.describe()
 
 
-def test_past_grace_window_raises_not_found():
-    err = not_exist_error()
-    with pytest.raises(RunwayNotFoundError) as info:
-        models.task_when_missing(TASK_ID, err, submitted_at=1000.0, grace=30.0, now=1030.5)
-    assert info.value is err
-
-
-def test_unknown_submit_time_raises_not_found():
-    with pytest.raises(RunwayNotFoundError):
-        models.task_when_missing(TASK_ID, not_exist_error(), submitted_at=None, grace=30.0, now=1.0)
-
-
-def test_plain_404_raises_even_inside_window():
+def test_plain_404_raises_not_found():
     plain = models.error_for(
         settings_for(),
         ApiRequest("GET", f"/v1/tasks/{TASK_ID}"),
@@ -514,8 +503,47 @@ def test_plain_404_raises_even_inside_window():
         attempts=1,
     )
     assert isinstance(plain, RunwayNotFoundError) and not getattr(plain, "task_not_exist", False)
-    with pytest.raises(RunwayNotFoundError):
-        models.task_when_missing(TASK_ID, plain, submitted_at=1000.0, grace=30.0, now=1001.0)
+    with pytest.raises(RunwayNotFoundError) as info:
+        models.task_when_missing(TASK_ID, plain)
+    assert info.value is plain
+
+
+# ========================================================================================================
+# kill_decision: on_kill cancels only what a person ended
+# ========================================================================================================
+@pytest.mark.parametrize("state", ["success", "failed", "skipped", "upstream_failed", "removed"])
+def test_a_task_instance_a_person_ended_is_cancelled(state):
+    for durable in (True, False):
+        decision = models.kill_decision(state, known=True, durable=durable)
+        assert decision.cancel and state in decision.reason
+
+
+def test_a_still_deferred_task_instance_is_not_cancelled_it_moved_to_another_triggerer():
+    # apache/airflow#73454: a stalled triggerer that resumes drops triggers it no longer owns via on_kill.
+    for durable in (True, False):
+        decision = models.kill_decision("deferred", known=True, durable=durable)
+        assert not decision.cancel and "another triggerer" in decision.reason
+
+
+@pytest.mark.parametrize("state", [None, "scheduled", "queued", "running", "up_for_retry", "restarting"])
+def test_a_cleared_or_running_task_instance_keeps_its_task_for_the_next_try_when_durable(state):
+    kept = models.kill_decision(state, known=True, durable=True)
+    assert not kept.cancel and "re-attaches" in kept.reason
+    # Without the durable record the next try creates anew: the old one would finish unobserved.
+    assert models.kill_decision(state, known=True, durable=False).cancel
+
+
+def test_an_unknown_task_instance_state_cancels_nothing():
+    for state in ("failed", None):
+        decision = models.kill_decision(state, known=False, durable=False)
+        assert not decision.cancel and "could not be read" in decision.reason
+
+
+def test_create_may_have_billed_only_when_the_answer_was_lost():
+    assert models.create_may_have_billed(RunwaySubmitUncertainError("lost", endpoint="/v1/x"))
+    assert models.create_may_have_billed(KeyboardInterrupt())  # e.g. execution_timeout mid-POST
+    assert not models.create_may_have_billed(RunwayAPIError("bad", status_code=400))
+    assert not models.create_may_have_billed(RunwayValidationError("seed", "bad"))
 
 
 # ========================================================================================================
@@ -1089,8 +1117,10 @@ def test_endpoint_path_rejects(name):
 def test_parse_created_plain_and_envelope():
     assert models.parse_created({"id": "t1", "estimatedCost": {"credits": 12}}, "/v1/x") == ("t1", 12.0)
     assert models.parse_created({"code": "success", "data": {"task_id": "gw1"}}, "/v1/x") == ("gw1", None)
-    with pytest.raises(RunwayProtocolError):
+    # A 2xx without an id: the server took (and bills) the create; never retried, never "nothing happened".
+    with pytest.raises(RunwaySubmitUncertainError, match="may exist and be billed"):
         models.parse_created({"status": "ok"}, "/v1/x")
+    assert models.create_may_have_billed(RunwaySubmitUncertainError("x", endpoint="/v1/x"))
 
 
 # ========================================================================================================
