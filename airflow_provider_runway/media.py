@@ -261,6 +261,26 @@ def resolve_assets(
     return resolve_asset(value, kind, field, uploader=uploader, conn_id=conn_id)
 
 
+def asset_digests(value: Any, kind: AssetKind, field: str, *, conn_id: str | None = None) -> Any:
+    """The same shape as :func:`placeholder_assets`, with every file reference replaced by the sha256 of
+    its content (read in 1 MB chunks): what the durable record's fingerprint counts, before any upload."""
+    if isinstance(value, (list, tuple)):
+        return [
+            {**item, "uri": asset_digests(item["uri"], kind, f"{field}[{n}].uri", conn_id=conn_id)}
+            if isinstance(item, dict) and "uri" in item
+            else asset_digests(item, kind, f"{field}[{n}]", conn_id=conn_id)
+            for n, item in enumerate(value)
+        ]
+    if value is None or isinstance(value, (dict, int, float, bool)) or is_remote_reference(value):
+        return value
+    asset = inspect_file(value, kind, field, conn_id=conn_id)
+    digest = hashlib.sha256()
+    with asset.location.fs.open(asset.location.path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return f"file:sha256:{digest.hexdigest()}"
+
+
 def placeholder_assets(value: Any, kind: AssetKind) -> Any:
     """The same shape with every file reference replaced by a tiny valid data URI (for validating the
     rest of a request before any file is read or uploaded)."""

@@ -46,3 +46,84 @@ class FakeStateStore:
 
     def delete(self, key: str) -> None:
         self.data.pop(key, None)
+
+
+class FakeTaskInstance:
+    """What the triggerer sets as a trigger's ``task_instance`` (and a worker's ``context["ti"]``): the
+    fields that name the task instance."""
+
+    def __init__(
+        self,
+        dag_id: str = "runway_dag",
+        run_id: str = "manual__1",
+        task_id: str = "generate",
+        map_index: int = -1,
+    ) -> None:
+        self.dag_id, self.run_id, self.task_id, self.map_index = dag_id, run_id, task_id, map_index
+        self.pushes: list[tuple[str, Any]] = []
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        json.dumps(value)
+        self.pushes.append((key, value))
+
+    def xcom_pull(self, task_ids: Any = None, key: str = "return_value", map_indexes: Any = None) -> Any:
+        values = [v for k, v in self.pushes if k == key]
+        return values[-1] if values else None
+
+
+class FakeSupervisor:
+    """Stands in for the supervisor a task or trigger talks to (``task_runner.SUPERVISOR_COMMS``), answering
+    the Task SDK's ``GetTaskStates`` from ``states`` the way Airflow's execution API does
+    (``{run_id: {task_id or task_id_<map_index>: state}}``), so the Task SDK's own
+    ``RuntimeTaskInstance.get_task_states`` runs unchanged. Use as a context manager.
+
+    :param delay: seconds each answer takes (a slow supervisor: the triggerer's re-sent cancels land then).
+    """
+
+    def __init__(self, states: dict[tuple[str, str, str, int], str | None] | None = None, delay: float = 0.0):
+        self.states = dict(states or {})
+        self.delay = delay
+        self.asked: list[Any] = []
+        self.fail: BaseException | None = None
+
+    def send(self, msg: Any) -> Any:
+        import time
+
+        from airflow.sdk.execution_time.comms import TaskStatesResult
+
+        if type(msg).__name__ == "MaskSecret":  # the connection lookup registers the key for masking
+            return None
+        if type(msg).__name__ != "GetTaskStates":
+            raise NotImplementedError(f"FakeSupervisor answers GetTaskStates only, not {type(msg).__name__}")
+        self.asked.append(msg)
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+        runs: dict[str, dict[str, Any]] = {}
+        for (dag_id, run_id, task_id, map_index), state in self.states.items():
+            if dag_id != msg.dag_id or (msg.run_ids and run_id not in msg.run_ids):
+                continue
+            if (msg.task_ids and task_id not in msg.task_ids) or (
+                msg.map_index is not None and map_index != msg.map_index
+            ):
+                continue
+            name = task_id if map_index < 0 else f"{task_id}_{map_index}"
+            runs.setdefault(run_id, {})[name] = state
+        return TaskStatesResult(task_states=runs)
+
+    def __enter__(self) -> FakeSupervisor:
+        from airflow.sdk.execution_time import task_runner
+
+        self._had = hasattr(task_runner, "SUPERVISOR_COMMS")
+        self._old = getattr(task_runner, "SUPERVISOR_COMMS", None)
+        task_runner.SUPERVISOR_COMMS = self  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from airflow.sdk.execution_time import task_runner
+
+        if self._had:
+            task_runner.SUPERVISOR_COMMS = self._old  # type: ignore[assignment]
+        else:
+            del task_runner.SUPERVISOR_COMMS
