@@ -137,6 +137,7 @@ class Watchdog:
 def _provider_waiters(
     tasks: list[tuple[str, float, float]], created: dict[str, float], mode: str, record: Any
 ) -> list[Any]:
+    from airflow_provider_runway.models import DEFAULT_NOT_EXIST_GRACE
     from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
 
     deadline = time.time() + 3600
@@ -148,7 +149,7 @@ def _provider_waiters(
                 deadline=deadline,
                 poll_interval=POLL,
                 polling_mode=mode,
-                submitted_at=created[task_id],
+                visible_by=created[task_id] + DEFAULT_NOT_EXIST_GRACE,
             ).serialize()
         )
         for task_id, _, _ in tasks

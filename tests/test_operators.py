@@ -40,7 +40,7 @@ from airflow_provider_runway.operators.runway import (
     RunwayVideoToVideoOperator,
 )
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
-from tests.fakes import FakeStateStore, FakeTI
+from tests.fakes import FakeStateStore, FakeSupervisor, FakeTaskInstance, FakeTI
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,8 +54,8 @@ MODES = ["sync", "deferred"]
 # --------------------------------------------------------------------------------------------------------
 
 
-def make_context(store: FakeStateStore | None = None) -> dict[str, Any]:
-    context: dict[str, Any] = {"ti": FakeTI()}
+def make_context(store: FakeStateStore | None = None, ti: Any = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"ti": ti or FakeTI()}
     if store is not None:
         context["task_state_store"] = store
     return context
@@ -173,17 +173,19 @@ def test_execute_defers_to_the_trigger_with_every_kwarg_method_name_and_timeout(
     path, kwargs = trigger.serialize()
     assert path == "airflow_provider_runway.triggers.runway.RunwayTaskTrigger"
     task = only_task(direct)
-    submitted_at = kwargs["submitted_at"]
-    assert before <= submitted_at <= after
+    assert before + 120 <= kwargs["deadline"] <= after + 120
+    # This try waits not_exist_grace for a task the gateway hides, from when it starts waiting.
+    assert before + 12 <= kwargs["visible_by"] <= after + 12
     assert kwargs == {
         "runway_task_id": task["id"],
         "runway_conn_id": "runway_default",
-        "deadline": pytest.approx(submitted_at + 120),
+        "deadline": kwargs["deadline"],
         "poll_interval": 0.25,
         "max_poll_interval": 3.0,
         "polling_mode": "fixed",
-        "submitted_at": submitted_at,
-        "not_exist_grace": 12.0,
+        "visible_by": kwargs["visible_by"],
+        "owned": True,
+        "durable": False,  # this context has no task state store: a next try would not re-attach
         "max_poll_failures": 7,
         "cancel_on_kill": False,
         "cancel_on_timeout": False,
@@ -380,14 +382,17 @@ def test_deadline_on_the_gateway_which_cannot_cancel_times_out_and_keeps_the_tas
     assert store.data[STATE_KEY]["id"] == only_task(gateway)["id"]
 
 
-def test_sync_on_kill_while_waiting_cancels_the_remote_task(direct):
-    direct.control.configure(running_seconds=30.0)
-    op = i2v(deferrable=False)
-    outcome: list[BaseException] = []
+def kill_while_waiting(
+    direct: Any, op: RunwayImageToVideoOperator, state: str | None, store: FakeStateStore | None = None
+) -> list[BaseException]:
+    """Run ``op`` synchronously on a thread, and call on_kill once it waits, with the task instance in
+    ``state`` (what the supervisor would answer); returns what execute returned or raised, once it has."""
+    ti = FakeTaskInstance()
+    outcome: list[Any] = []
 
     def work() -> None:
         try:
-            op.execute(make_context())
+            outcome.append(op.execute(make_context(store, ti)))
         except BaseException as err:  # handed to the test thread
             outcome.append(err)
 
@@ -397,14 +402,35 @@ def test_sync_on_kill_while_waiting_cancels_the_remote_task(direct):
     while not (op._waiting_on and direct.control.tasks() and only_task(direct)["gets"] >= 1):
         assert time.time() < end, "the operator never started waiting"
         time.sleep(0.01)
-    op.on_kill()
-    worker.join(10)
+    with FakeSupervisor({(ti.dag_id, ti.run_id, ti.task_id, ti.map_index): state}):
+        op.on_kill()
+    worker.join(15)
     assert not worker.is_alive()
+    return outcome
+
+
+@pytest.mark.parametrize("state", ["failed", "success"])
+def test_sync_on_kill_of_a_task_instance_a_person_ended_cancels_the_remote_task(direct, state):
+    direct.control.configure(running_seconds=30.0)
+    outcome = kill_while_waiting(direct, i2v(deferrable=False), state)
     task = only_task(direct)
     assert [(c["task_id"], c["kind"], c["status"]) for c in direct.control.accounting()["cancels"]] == [
         (task["id"], "cancel", "RUNNING")
     ]
     assert len(outcome) == 1 and isinstance(outcome[0], RunwayTaskCancelledError)
+
+
+def test_sync_on_kill_on_a_worker_shutdown_keeps_the_task_for_the_retry(direct):
+    # SIGTERM to a worker (a pod evicted, a deploy) or execution_timeout: the task instance is still
+    # RUNNING, and its retry re-attaches through the durable record; a cancel would pay twice.
+    direct.control.configure(running_seconds=1.0)
+    store = FakeStateStore()
+    op = i2v(deferrable=False)
+    outcome = kill_while_waiting(direct, op, "running", store)
+    assert direct.control.accounting()["cancels"] == []
+    # (In Airflow the process would now exit; here the wait simply goes on, and the task is collected.)
+    assert len(outcome) == 1 and outcome[0]["status"] == "SUCCEEDED", outcome
+    assert creates(direct) == 1
 
 
 def test_sync_on_kill_between_submit_and_the_first_check_cancels(direct):
@@ -413,11 +439,12 @@ def test_sync_on_kill_between_submit_and_the_first_check_cancels(direct):
     direct.control.add_fault("slow", path="tasks_get", times=1, delay=1.5)
     # No cancel at the deadline: a cancel can only come from on_kill.
     op = i2v(deferrable=False, timeout=4.0, cancel_on_timeout=False)
+    ti = FakeTaskInstance()
     outcome: list[BaseException] = []
 
     def work() -> None:
         try:
-            op.execute(make_context())
+            op.execute(make_context(ti=ti))
         except BaseException as err:  # handed to the test thread
             outcome.append(err)
 
@@ -427,7 +454,8 @@ def test_sync_on_kill_between_submit_and_the_first_check_cancels(direct):
     while not (direct.control.tasks() and only_task(direct)["gets"] >= 1):  # the slow check is in flight
         assert time.time() < end, "the operator never submitted"
         time.sleep(0.01)
-    op.on_kill()
+    with FakeSupervisor({(ti.dag_id, ti.run_id, ti.task_id, ti.map_index): "failed"}):
+        op.on_kill()
     worker.join(10)
     assert not worker.is_alive()
     cancels = direct.control.accounting()["cancels"]
@@ -619,6 +647,15 @@ def test_wait_for_completion_false_pushes_the_id_and_returns_without_polling(dir
     accounting = direct.control.accounting()
     assert task["gets"] == 0 and accounting["request_count"] == 1
     assert accounting["cancels"] == []
+
+
+def test_wait_for_completion_false_leaves_no_record_once_it_returns(direct):
+    # Handed on to a sensor: a clear of the submit task creates anew, and no Variable outlives it (3.1/3.2).
+    store = FakeStateStore()
+    i2v(wait_for_completion=False).execute(make_context(store))
+    assert store.data == {}
+    i2v(wait_for_completion=False).execute(make_context(store))
+    assert creates(direct) == 2
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -10,21 +10,26 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_runway._compat import AirflowFailException, TaskDeferred
+from airflow_provider_runway import durable
+from airflow_provider_runway._compat import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 from airflow_provider_runway.exceptions import (
     RunwayError,
     RunwayServerError,
     RunwayTaskCancelledError,
     RunwayTaskFailedError,
     RunwayTaskRejectedError,
-    RunwayTimeoutError,
     RunwayValidationError,
 )
 from airflow_provider_runway.hooks.runway import RunwayHook, aclose_shared_clients
 from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLink
 from airflow_provider_runway.sensors.runway import RunwayTaskSensor
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
-from tests.fakes import FakeTI
+from tests.fakes import FakeSupervisor, FakeTaskInstance, FakeTI
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,7 +110,8 @@ def test_the_sensor_defers_with_its_settings_and_never_cancels_by_default(direct
         op.execute({"ti": FakeTI()})
     deferred = info.value
     assert deferred.method_name == "execute_complete"
-    assert deferred.timeout == timedelta(seconds=120 + 300)
+    # The framework's timeout comes the margin after the trigger's own deadline, counted from the start.
+    assert timedelta(seconds=119 + 300) < deferred.timeout <= timedelta(seconds=120 + 300)
     path, kwargs = deferred.trigger.serialize()
     assert path == "airflow_provider_runway.triggers.runway.RunwayTaskTrigger"
     assert kwargs["runway_task_id"] == task_id
@@ -149,14 +155,66 @@ def test_a_cancelled_task_fails_the_sensor_naming_the_cancel(direct, mode):
         run_sensor(sensor(task_id), mode)
 
 
-def test_the_deferred_sensor_times_out_without_cancelling_a_task_it_did_not_create(direct):
+@pytest.mark.parametrize("mode", MODES)
+def test_the_sensor_times_out_as_sensors_do_without_cancelling_a_task_it_did_not_create(direct, mode):
     direct.control.configure(running_seconds=30.0)
     task_id = submit()
-    with pytest.raises(RunwayTimeoutError):
-        run_sensor(sensor(task_id, timeout=0.3), "deferred")
+    with pytest.raises(AirflowSensorTimeout, match="did not finish before the deadline"):
+        run_sensor(sensor(task_id, timeout=0.3), mode)
     accounting = direct.control.accounting()
     assert accounting["cancels"] == []
     assert accounting["orphans"] == [task_id]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_timed_out_sensor_with_soft_fail_is_skipped(direct, mode):
+    direct.control.configure(running_seconds=30.0)
+    with pytest.raises(AirflowSkipException, match="soft_fail"):
+        run_sensor(sensor(submit(), timeout=0.3, soft_fail=True), mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cancel_on_timeout_is_kept_in_poke_mode_as_in_deferred_mode(direct, mode):
+    direct.control.configure(running_seconds=30.0)
+    task_id = submit()
+    with pytest.raises(AirflowSensorTimeout, match="remote cancel: cancelled"):
+        run_sensor(sensor(task_id, timeout=0.3, cancel_on_timeout=True), mode)
+    assert [(c["task_id"], c["kind"]) for c in direct.control.accounting()["cancels"]] == [
+        (task_id, "cancel")
+    ]
+
+
+@pytest.mark.parametrize("option", ["cancel_on_timeout", "cancel_on_kill"])
+def test_the_cancel_options_are_refused_in_reschedule_mode_before_any_request(direct, option):
+    op = sensor("0b9e6c1e-8a4b-4c2f-9d3e-1f2a3b4c5d6e", mode="reschedule", **{option: True})
+    with pytest.raises(RunwayValidationError, match="reschedule") as info:
+        op.execute({"ti": FakeTI()})
+    assert info.value.field == option
+    assert direct.control.accounting()["request_count"] == 0
+
+
+def test_poke_mode_refuses_a_poll_interval_below_runways_refresh_against_a_real_service(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWAY_DEFAULT",
+        json.dumps({"conn_type": "runway", "host": "https://api.dev.runwayml.com", "password": "key_x"}),
+    )
+    with pytest.raises(RunwayValidationError) as info:
+        sensor("0b9e6c1e-8a4b-4c2f-9d3e-1f2a3b4c5d6e", poll_interval=1).execute({"ti": FakeTI()})
+    assert info.value.field == "poll_interval"
+
+
+def test_poke_mode_on_kill_cancels_only_what_a_person_ended(direct):
+    direct.control.configure(running_seconds=30.0)
+    task_id = submit()
+    ti = FakeTaskInstance()
+    op = sensor(task_id, cancel_on_kill=True)
+    op._waiting_on, op._ti_key = task_id, durable.TIKey.of(ti)  # as execute() sets them while it waits
+    with FakeSupervisor({(ti.dag_id, ti.run_id, ti.task_id, -1): "running"}):
+        op.on_kill()  # a worker shutdown: the retry waits for the same task
+    assert direct.control.accounting()["cancels"] == []
+    with FakeSupervisor({(ti.dag_id, ti.run_id, ti.task_id, -1): "failed"}):
+        op.on_kill()  # marked failed
+    assert [c["task_id"] for c in direct.control.accounting()["cancels"]] == [task_id]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -199,14 +257,28 @@ def test_poll_failures_within_the_budget_are_absorbed_in_either_mode(direct, mon
     assert direct.control.accounting()["faults_fired"][-1]["kind"] == "http_error"
 
 
-def test_poke_failures_past_the_budget_fail_the_sensor_retryably(direct, monkeypatch):
+def test_reschedule_pokes_past_the_failure_budget_fail_the_sensor_retryably(direct, monkeypatch):
     without_retries(direct, monkeypatch)
     task_id = submit()
     direct.control.add_fault("http_error", path="tasks_get", status=503, times=3)
+    op = sensor(task_id, max_poll_failures=2, mode="reschedule")
+    assert op.poke({"ti": FakeTI()}) is False
+    assert op.poke({"ti": FakeTI()}) is False
     with pytest.raises(RunwayServerError) as info:
-        run_sensor(sensor(task_id, max_poll_failures=2), "poke")
+        op.poke({"ti": FakeTI()})
     assert not isinstance(info.value, AirflowFailException)
     assert len(direct.control.accounting()["faults_fired"]) == 3  # three pokes, the third one too many
+
+
+def test_poke_mode_polls_past_the_failure_budget_fail_the_sensor_retryably(direct, monkeypatch):
+    without_retries(direct, monkeypatch)
+    task_id = submit()
+    direct.control.add_fault("http_error", path="tasks_get", status=503, times=10)
+    with pytest.raises(RunwayError, match="3 polls in a row failed") as info:
+        run_sensor(sensor(task_id, max_poll_failures=2), "poke")
+    assert not isinstance(info.value, AirflowFailException)
+    # the check before the loop, then three polls: the third one past the budget of two
+    assert len(direct.control.accounting()["faults_fired"]) == 4
 
 
 @pytest.mark.parametrize("event", [None, {"status": "bogus"}, {"status": "succeeded", "task": None}])

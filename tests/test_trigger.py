@@ -20,6 +20,7 @@ from airflow_provider_runway.hooks import runway as hooks_module
 from airflow_provider_runway.hooks.runway import RunwayHook, aclose_shared_clients
 from airflow_provider_runway.polling import finish_event
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+from tests.fakes import FakeSupervisor, FakeTaskInstance
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -80,8 +81,9 @@ FULL_KWARGS = {
     "poll_interval": 0.25,
     "max_poll_interval": 30.0,
     "polling_mode": "fixed",
-    "submitted_at": 1_799_990_000.25,
-    "not_exist_grace": 12.0,
+    "visible_by": 1_799_990_012.25,
+    "owned": False,
+    "durable": False,
     "max_poll_failures": 9,
     "cancel_on_kill": False,
     "cancel_on_timeout": False,
@@ -94,7 +96,15 @@ def test_serialize_gives_the_class_path_and_json_only_kwargs_mirroring_init():
     assert kwargs == FULL_KWARGS
     assert json.loads(json.dumps(kwargs)) == kwargs
     params = set(inspect.signature(RunwayTaskTrigger.__init__).parameters) - {"self"}
-    assert set(kwargs) == params  # serialize() mirrors __init__, nothing more, nothing less
+    # serialize() mirrors __init__, nothing more, nothing less; submitted_at and not_exist_grace only read
+    # rows that a version before visible_by serialized (they become visible_by).
+    assert set(kwargs) == params - {"submitted_at", "not_exist_grace"}
+
+
+def test_a_trigger_serialized_before_visible_by_gets_it_from_submitted_at_and_its_grace():
+    old = RunwayTaskTrigger(runway_task_id="abc", deadline=5, submitted_at=100.0, not_exist_grace=30.0)
+    assert old.visible_by == 130.0 and old.serialize()[1]["visible_by"] == 130.0
+    assert RunwayTaskTrigger(runway_task_id="abc", deadline=5).visible_by is None
 
 
 def test_a_trigger_rebuilt_from_its_serialized_kwargs_serializes_identically():
@@ -226,10 +236,26 @@ def test_many_triggers_in_one_loop_share_one_pooled_client(direct):
 # --------------------------------------------------------------------------------------------------------
 # on_kill: the user marks the task failed / success or clears it while deferred
 # --------------------------------------------------------------------------------------------------------
-def test_on_kill_while_running_cancels_the_remote_task(direct):
+def killable(trigger: RunwayTaskTrigger, ti: FakeTaskInstance | None = None) -> RunwayTaskTrigger:
+    """The trigger as the triggerer runs it: with its task instance set."""
+    trigger.task_instance = ti or FakeTaskInstance()  # type: ignore[assignment]
+    return trigger
+
+
+def state_of(state: str | None, ti: FakeTaskInstance | None = None) -> FakeSupervisor:
+    ti = ti or FakeTaskInstance()
+    return FakeSupervisor({(ti.dag_id, ti.run_id, ti.task_id, ti.map_index): state})
+
+
+def deletes(sim: Any) -> list[dict[str, Any]]:
+    return [r for r in sim.control.accounting()["requests"] if r["method"] == "DELETE"]
+
+
+@pytest.mark.parametrize("state", ["failed", "success"])
+def test_on_kill_after_a_person_ended_the_task_instance_cancels_the_remote_task(direct, state):
     direct.control.configure(running_seconds=30.0)
     task_id, submitted_at = submit(direct)
-    trigger = make_trigger(task_id, submitted_at)
+    trigger = killable(make_trigger(task_id, submitted_at))
 
     async def kill_while_running() -> None:
         running = asyncio.ensure_future(collect(trigger))
@@ -239,7 +265,15 @@ def test_on_kill_while_running_cancels_the_remote_task(direct):
             await running
         await trigger.on_kill()
 
-    run_loop(kill_while_running)
+    with state_of(state) as supervisor:
+        run_loop(kill_while_running)
+    asked = supervisor.asked[0]
+    assert (asked.dag_id, asked.run_ids, asked.task_ids, asked.map_index) == (
+        "runway_dag",
+        ["manual__1"],
+        ["generate"],
+        None,
+    )
     accounting = direct.control.accounting()
     assert [(c["task_id"], c["kind"], c["status"]) for c in accounting["cancels"]] == [
         (task_id, "cancel", "RUNNING")
@@ -248,16 +282,78 @@ def test_on_kill_while_running_cancels_the_remote_task(direct):
     assert direct.control.task(task_id)["status"] == "CANCELLED"
 
 
+def test_on_kill_of_a_trigger_moved_to_another_triggerer_cancels_nothing(direct, capsys):
+    # apache/airflow#73454: the stalled triggerer resumes and drops what it no longer owns via on_kill; the
+    # task instance is still DEFERRED (its trigger runs elsewhere).
+    direct.control.configure(running_seconds=30.0)
+    task_id, submitted_at = submit(direct)
+    ti = FakeTaskInstance(map_index=4)
+    with state_of("deferred", ti):
+        run_loop(lambda: killable(make_trigger(task_id, submitted_at), ti).on_kill())
+    assert deletes(direct) == []
+    assert direct.control.task(task_id)["status"] == "RUNNING"
+    logged = capsys.readouterr().out  # Airflow's structlog writes to stdout
+    assert f"Not cancelling Runway task {task_id} on kill" in logged and "still deferred" in logged
+
+
+@pytest.mark.parametrize("durable, cancelled", [(True, False), (False, True)])
+def test_on_kill_after_a_clear_keeps_the_task_for_the_next_try_only_when_it_re_attaches(
+    direct, durable, cancelled
+):
+    direct.control.configure(running_seconds=30.0)
+    task_id, submitted_at = submit(direct)
+    with state_of(None):
+        run_loop(lambda: killable(make_trigger(task_id, submitted_at, durable=durable)).on_kill())
+    assert bool(deletes(direct)) is cancelled
+    assert direct.control.task(task_id)["status"] == ("CANCELLED" if cancelled else "RUNNING")
+
+
+def test_on_kill_that_cannot_learn_the_task_instance_state_cancels_nothing(direct, capsys):
+    direct.control.configure(running_seconds=30.0)
+    task_id, submitted_at = submit(direct)
+    before = direct.control.accounting()["request_count"]
+    run_loop(lambda: killable(make_trigger(task_id, submitted_at)).on_kill())  # no supervisor at all
+    with state_of("failed") as supervisor:
+        supervisor.fail = ConnectionResetError("supervisor went away")
+        run_loop(lambda: killable(make_trigger(task_id, submitted_at)).on_kill())
+    assert direct.control.accounting()["request_count"] == before  # not even a GET
+    logged = capsys.readouterr().out
+    assert logged.count("could not be read") == 2 and "supervisor went away" in logged
+
+
+def test_re_sent_cancels_do_not_cut_the_decision_and_the_delete_short(direct):
+    # The triggerer re-sends its cancel about once a second while on_kill runs; each one interrupts it.
+    direct.control.configure(running_seconds=30.0)
+    task_id, submitted_at = submit(direct)
+    trigger = killable(make_trigger(task_id, submitted_at))
+
+    async def kill_and_keep_cancelling() -> None:
+        killing = asyncio.ensure_future(trigger.on_kill())
+        for _ in range(6):
+            await asyncio.sleep(0.05)
+            killing.cancel()
+        await killing  # on_kill swallows them and returns once its work is done
+
+    with state_of(
+        "failed",
+    ) as supervisor:
+        supervisor.delay = 0.4  # a busy supervisor: the cancels land while it answers
+        run_loop(kill_and_keep_cancelling)
+    assert [d["status"] for d in deletes(direct)] == [204]
+    assert direct.control.task(task_id)["status"] == "CANCELLED"
+
+
 def test_on_kill_after_success_sends_no_delete_and_the_outputs_survive(direct):
     task_id, submitted_at = submit(direct)
-    trigger = make_trigger(task_id, submitted_at)
+    trigger = killable(make_trigger(task_id, submitted_at))
 
     async def finish_then_kill() -> list[dict[str, Any]]:
         events = await collect(trigger)
         await trigger.on_kill()  # a spurious call, or "mark success" just after the event
         return events
 
-    events = run_loop(finish_then_kill)
+    with state_of("success"):  # "mark success" just after the event: the one state that cancels
+        events = run_loop(finish_then_kill)
     assert [e["status"] for e in events] == ["succeeded"]
     accounting = direct.control.accounting()
     assert accounting["cancels"] == []
@@ -270,19 +366,34 @@ def test_on_kill_with_cancel_on_kill_false_sends_nothing(direct):
     direct.control.configure(running_seconds=30.0)
     task_id, submitted_at = submit(direct)
     before = direct.control.accounting()["request_count"]
-    run_loop(lambda: make_trigger(task_id, submitted_at, cancel_on_kill=False).on_kill())
+    with state_of("failed") as supervisor:
+        run_loop(lambda: killable(make_trigger(task_id, submitted_at, cancel_on_kill=False)).on_kill())
     assert direct.control.accounting()["request_count"] == before
+    assert supervisor.asked == []
 
 
 def test_on_kill_on_the_gateway_without_cancel_never_raises(runway_simulator, monkeypatch):
     runway_simulator.set_airflow_conn(monkeypatch)
     runway_simulator.control.configure(running_seconds=30.0)
     task_id, submitted_at = submit(runway_simulator)
-    run_loop(lambda: make_trigger(task_id, submitted_at).on_kill())
-    deletes = [r for r in runway_simulator.control.accounting()["requests"] if r["method"] == "DELETE"]
-    assert [r["status"] for r in deletes] == [405]
+    with state_of("failed"):
+        run_loop(lambda: killable(make_trigger(task_id, submitted_at)).on_kill())
+    assert [r["status"] for r in deletes(runway_simulator)] == [405]
 
 
 def test_on_kill_for_a_vanished_task_never_raises(direct):
-    run_loop(lambda: make_trigger("0b9e6c1e-8a4b-4c2f-9d3e-1f2a3b4c5d6e", time.time() - 100).on_kill())
+    with state_of("failed"):
+        run_loop(
+            lambda: killable(
+                make_trigger("0b9e6c1e-8a4b-4c2f-9d3e-1f2a3b4c5d6e", time.time() - 100)
+            ).on_kill()
+        )
     assert direct.control.accounting()["cancels"] == []
+
+
+def test_the_operators_defer_timeout_margin_is_the_triggers():
+    # The operator module keeps its own copy so that DAG files need not import the trigger machinery.
+    from airflow_provider_runway.operators import runway as operators
+    from airflow_provider_runway.triggers import runway as triggers
+
+    assert operators.DEFER_TIMEOUT_MARGIN == triggers.DEFER_TIMEOUT_MARGIN

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_runway import __version__, models, polling
+from airflow_provider_runway import __version__, durable, models, polling
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
     RunwayAuthError,
@@ -223,6 +223,23 @@ async def aclose_shared_clients() -> None:
     loop = asyncio.get_running_loop()
     for client in _ASYNC_CLIENTS.pop(loop, {}).values():
         await client.aclose()
+
+
+def _decide_kill(task_id: str, state: durable.TIState, reattachable: bool, logger: Any) -> bool:
+    decision = models.kill_decision(state.state, known=state.known, durable=reattachable)
+    detail = f" ({state.detail})" if state.detail else ""
+    if decision.cancel:
+        logger.info("Runway task %s on kill: %s; cancelling it if unfinished", task_id, decision.reason)
+    else:
+        logger.info("Not cancelling Runway task %s on kill: %s%s", task_id, decision.reason, detail)
+    return decision.cancel
+
+
+def _log_kill(task_id: str, task: RunwayTask, result: str, logger: Any) -> None:
+    if result == "finished":
+        logger.info("Not cancelling Runway task %s on kill: it is already %s", task_id, task.status)
+    else:
+        logger.info("Runway task %s on kill (it was %s): %s", task_id, task.status, result)
 
 
 class RunwayHook(BaseHook):
@@ -480,37 +497,23 @@ class RunwayHook(BaseHook):
     # ----------------------------------------------------------------------------------------------------
     # Reading, cancelling, organization
     # ----------------------------------------------------------------------------------------------------
-    def get_task(
-        self,
-        task_id: str,
-        *,
-        submitted_at: float | None = None,
-        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
-    ) -> RunwayTask:
-        """The task's current state. ``submitted_at`` (epoch seconds) enables the gateway's grace window."""
+    def get_task(self, task_id: str) -> RunwayTask:
+        """The task's current state. The gateway's ``task_not_exist`` gives a PENDING task with
+        ``visible=False`` (not visible yet; see :func:`~airflow_provider_runway.models.task_when_missing`);
+        a plain 404 raises :class:`RunwayNotFoundError`."""
         request = ApiRequest("GET", models.task_path(task_id), task_id=task_id)
         try:
             payload = self._run(request)
         except RunwayNotFoundError as err:
-            return models.task_when_missing(
-                task_id, err, submitted_at=submitted_at, grace=not_exist_grace, now=time.time()
-            )
+            return models.task_when_missing(task_id, err)
         return models.parse_task(payload, task_id=task_id)
 
-    async def aget_task(
-        self,
-        task_id: str,
-        *,
-        submitted_at: float | None = None,
-        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
-    ) -> RunwayTask:
+    async def aget_task(self, task_id: str) -> RunwayTask:
         request = ApiRequest("GET", models.task_path(task_id), task_id=task_id)
         try:
             payload = await self._arun(request)
         except RunwayNotFoundError as err:
-            return models.task_when_missing(
-                task_id, err, submitted_at=submitted_at, grace=not_exist_grace, now=time.time()
-            )
+            return models.task_when_missing(task_id, err)
         return models.parse_task(payload, task_id=task_id)
 
     def cancel_task(self, task_id: str) -> str:
@@ -536,6 +539,46 @@ class RunwayHook(BaseHook):
             return self._cancel_result(task_id, err)
         self.log.info("Cancelled Runway task %s", task_id)
         return "cancelled"
+
+    def cancel_on_kill(
+        self, task_id: str, ti: durable.TIKey | None, *, reattachable: bool, log: Any = None
+    ) -> str:
+        """What ``on_kill`` does while a task waits: cancel the remote task only if a person ended the task
+        instance (:func:`~airflow_provider_runway.models.kill_decision`) and a fresh GET shows it unfinished
+        (:func:`~airflow_provider_runway.models.may_cancel`). Logs the decision; never raises.
+
+        :param reattachable: a next try re-attaches to the same remote task (durable execution).
+        :return: ``"kept"``, ``"finished"``, ``"failed"`` or what :meth:`cancel_task` returned.
+        """
+        logger = log or self.log
+        if not _decide_kill(task_id, durable.read_ti_state(ti), reattachable, logger):
+            return "kept"
+        try:
+            task = self.get_task(task_id)
+            result = self.cancel_task(task_id) if models.may_cancel(task) else "finished"
+        except RunwayError as err:
+            logger.warning("Could not cancel Runway task %s on kill: %s", task_id, err)
+            return "failed"
+        _log_kill(task_id, task, result, logger)
+        return result
+
+    async def acancel_on_kill(
+        self, task_id: str, ti: durable.TIKey | None, *, reattachable: bool, log: Any = None
+    ) -> str:
+        """The async twin of :meth:`cancel_on_kill`, for the trigger."""
+        logger = log or self.log
+        # The Task SDK's state lookup is synchronous; from a worker thread it is bridged back into this loop.
+        state = await asyncio.to_thread(durable.read_ti_state, ti)
+        if not _decide_kill(task_id, state, reattachable, logger):
+            return "kept"
+        try:
+            task = await self.aget_task(task_id)
+            result = await self.acancel_task(task_id) if models.may_cancel(task) else "finished"
+        except RunwayError as err:
+            logger.warning("Could not cancel Runway task %s on kill: %s", task_id, err)
+            return "failed"
+        _log_kill(task_id, task, result, logger)
+        return result
 
     def _cancel_result(self, task_id: str, err: RunwayAPIError) -> str:
         result = models.cancel_result(err)
@@ -714,8 +757,8 @@ class RunwayHook(BaseHook):
         deadline: float,
         plan: polling.PollPlan,
         first: RunwayTask | None = None,
-        submitted_at: float | None = None,
-        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+        visible_by: float | None = None,
+        owned: bool = True,
         max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
         cancel_on_timeout: bool = True,
     ) -> dict[str, Any]:
@@ -727,6 +770,8 @@ class RunwayHook(BaseHook):
             first=first,
             max_poll_failures=max_poll_failures,
             cancel_on_timeout=cancel_on_timeout,
+            visible_by=visible_by,
+            owned=owned,
         )
         reply: Any = None
         try:
@@ -735,9 +780,7 @@ class RunwayHook(BaseHook):
                 reply = None
                 if isinstance(action, polling.Poll):
                     try:
-                        reply = self.get_task(
-                            task_id, submitted_at=submitted_at, not_exist_grace=not_exist_grace
-                        )
+                        reply = self.get_task(task_id)
                     except RunwayError as err:
                         reply = err
                 elif isinstance(action, polling.Sleep):
@@ -759,8 +802,8 @@ class RunwayHook(BaseHook):
         deadline: float,
         plan: polling.PollPlan,
         first: RunwayTask | None = None,
-        submitted_at: float | None = None,
-        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+        visible_by: float | None = None,
+        owned: bool = True,
         max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
         cancel_on_timeout: bool = True,
         log: Any = None,
@@ -776,6 +819,8 @@ class RunwayHook(BaseHook):
             max_poll_failures=max_poll_failures,
             cancel_on_timeout=cancel_on_timeout,
             first_poll_spread=first_poll_spread,
+            visible_by=visible_by,
+            owned=owned,
         )
         reply: Any = None
         try:
@@ -784,9 +829,7 @@ class RunwayHook(BaseHook):
                 reply = None
                 if isinstance(action, polling.Poll):
                     try:
-                        reply = await self.aget_task(
-                            task_id, submitted_at=submitted_at, not_exist_grace=not_exist_grace
-                        )
+                        reply = await self.aget_task(task_id)
                     except RunwayError as err:
                         reply = err
                 elif isinstance(action, polling.Sleep):

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_runway import lineage, models
+from airflow_provider_runway import durable, lineage, models
 from airflow_provider_runway._compat import conf
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
     RunwayConfigurationError,
+    RunwayCreateUnconfirmedError,
     RunwayError,
     RunwayNotFoundError,
     RunwayValidationError,
@@ -24,14 +25,15 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
-    from airflow_provider_runway import media, polling
+    from airflow_provider_runway import media
+    from airflow_provider_runway.durable import TIKey
     from airflow_provider_runway.hooks.runway import RunwayHook
 
 # media, polling, the hook and the trigger are imported where they are used: DAG files import this module
 # on every parse, and those pull in fsspec, Airflow's trigger machinery and more (BENCHMARKS.md, import cost).
 
 #: task_state_store key holding the remote task of the current logical generation (durable execution).
-STATE_KEY = "runway_task"
+STATE_KEY = durable.STATE_KEY
 XCOM_TASK_ID = "runway_task_id"
 XCOM_TASK_URL = "runway_task_url"
 #: the create answer's ``estimatedCost.credits`` (Runway direct), pushed right after the create: the
@@ -42,8 +44,8 @@ XCOM_ESTIMATED_CREDITS = "runway_estimated_credits"
 ESTIMATED_CREDITS_KEY = "estimated_credits"
 #: endpoints the CometAPI gateway documents; any other is left to the server, with a clearer 404 message.
 GATEWAY_ENDPOINTS = ("image_to_video", "video_to_video", "text_to_image", "video_upscale")
-#: the framework's defer timeout is this much later than the trigger's own deadline, so the trigger's
-#: deadline (one final poll, then a cancel) always fires first.
+#: the framework's defer timeout is this much later than the trigger's own deadline (the value lives in
+#: ``triggers.runway``, imported there only when a task runs; a test checks the two agree).
 DEFER_TIMEOUT_MARGIN = 300.0
 DEFAULT_TIMEOUT = timedelta(hours=3)
 
@@ -66,15 +68,6 @@ def _credits(value: Any) -> float | None:
     return float(value)
 
 
-def _seconds(value: timedelta | float | int, name: str) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise RunwayValidationError(
-            name, f"must be a positive number of seconds or a timedelta, got {value!r}"
-        )
-    return float(seconds)
-
-
 class RunwayBaseOperator(BaseOperator):
     """Create one Runway task and wait for it; subclasses only build the request body.
 
@@ -91,11 +84,19 @@ class RunwayBaseOperator(BaseOperator):
         the task is polled once more, then cancelled if unfinished (``cancel_on_timeout``).
     :param cancel_on_kill: cancel the remote task when this Airflow task is killed or marked while waiting.
     :param cancel_on_timeout: cancel the remote task when ``timeout`` passes.
-    :param not_exist_grace: seconds after the create during which the gateway's ``task_not_exist`` means
-        "not visible yet".
+    :param not_exist_grace: how long one try waits for a task of its own create that the gateway still
+        answers ``task_not_exist`` for (default 600 s), with a warning every minute. Past it the try fails
+        without cancelling, and a retry re-attaches to the same task: ``task_not_exist`` never makes the
+        provider create again.
     :param max_poll_failures: consecutive transient poll failures tolerated.
-    :param durable: keep the remote task id in Airflow's task state store (Airflow 3.3+) so a retry after
-        a crash re-attaches to the same remote task instead of paying for a new one.
+    :param durable: keep a record of the remote task per logical generation (Airflow's task state store
+        on 3.3+, an Airflow Variable on 3.1 and 3.2) so a retry or a clear re-attaches to the same remote
+        task instead of paying for a new one. A record is written before the create too (an intent), so a
+        try that finds an intent without a task id knows an earlier create may have been billed.
+    :param recreate_unconfirmed: when an earlier try's create cannot be confirmed (the worker died during
+        it, or the task it recorded answers 404 without ever having been seen), create anew instead of
+        failing with :class:`~airflow_provider_runway.exceptions.RunwayCreateUnconfirmedError`. Default
+        False: a second generation may be billed.
     :param output_path: where to save the outputs before their signed URLs expire (templated): a local
         path or any object-storage URL, e.g. ``s3://bucket/videos/{{ ds }}/``. Files are named
         ``<runway_task_id>_<n>.<ext>``; size and sha256 go into the manifest. ``None``: not saved.
@@ -134,6 +135,7 @@ class RunwayBaseOperator(BaseOperator):
         not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
         max_poll_failures: int = models.DEFAULT_MAX_POLL_FAILURES,
         durable: bool = True,
+        recreate_unconfirmed: bool = False,
         output_path: Any = None,
         output_conn_id: str | None = None,
         max_download_bytes: int = models.DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -159,9 +161,10 @@ class RunwayBaseOperator(BaseOperator):
         self.not_exist_grace = not_exist_grace
         self.max_poll_failures = max_poll_failures
         self.durable = durable
+        self.recreate_unconfirmed = recreate_unconfirmed
         self._waiting_on: str | None = None
-        self._submitted_at: float | None = None
-        self._last_seen: models.RunwayTask | None = None
+        self._ti_key: TIKey | None = None  # (``durable`` is the argument in here, not the module)
+        self._reattachable = False
         self._resolved: dict[str, Any] = {}
         self._manifest: dict[str, Any] | None = None
 
@@ -202,27 +205,47 @@ class RunwayBaseOperator(BaseOperator):
         """An input argument as the request should carry it (files already turned into URIs)."""
         return self._resolved.get(name, getattr(self, name))
 
-    def prepare_inputs(self, context: Context) -> dict[str, Any]:
-        """Validate the whole request with file inputs stood in by placeholders, then read or upload the
-        files: nothing is read, uploaded or created before every argument has been checked."""
+    def check_request(self, context: Context) -> dict[str, Any]:
+        """Validate the whole request with file inputs stood in by placeholders: no file is read, uploaded
+        or created before every argument has been checked. Returns that stand-in body."""
         from airflow_provider_runway import media
 
         kinds = self.input_kinds()
         self._resolved = {
             name: media.placeholder_assets(getattr(self, name), kind) for name, kind in kinds.items()
         }
-        self.build_body(context)
+        body = self.build_body(context)
         if self.output_path is not None:
             media.ensure_output_path(self.output_path, self.output_conn_id)
+        return body
+
+    def input_digests(self) -> dict[str, Any]:
+        """Each file argument with its files' contents as digests, for the durable record's fingerprint."""
+        from airflow_provider_runway import media
+
+        return {
+            name: media.asset_digests(getattr(self, name), kind, name, conn_id=self.output_conn_id)
+            for name, kind in self.input_kinds().items()
+        }
+
+    def resolve_inputs(self, context: Context) -> dict[str, Any]:
+        """Read or upload the file inputs (after :meth:`check_request`); the body to create with."""
+        from airflow_provider_runway import media
+
         settings = self.hook.settings
         uploader = None if settings.looks_like_gateway else self.hook.upload_file
         self._resolved = {
             name: media.resolve_assets(
                 getattr(self, name), kind, name, uploader=uploader, conn_id=self.output_conn_id
             )
-            for name, kind in kinds.items()
+            for name, kind in self.input_kinds().items()
         }
         return self.build_body(context)
+
+    def prepare_inputs(self, context: Context) -> dict[str, Any]:
+        """:meth:`check_request`, then :meth:`resolve_inputs`: the body a create would send."""
+        self.check_request(context)
+        return self.resolve_inputs(context)
 
     def save_outputs(self, context: Context, manifest: dict[str, Any]) -> dict[str, Any]:
         """Store the outputs before their signed URLs expire, and describe them on the outlet Assets."""
@@ -255,50 +278,33 @@ class RunwayBaseOperator(BaseOperator):
 
         return RunwayHook(self.runway_conn_id)
 
-    def _plan(self, settings: models.ConnectionSettings) -> polling.PollPlan:
-        from airflow_provider_runway import polling
-
-        interval = _seconds(self.poll_interval, "poll_interval")
-        longest = _seconds(self.max_poll_interval, "max_poll_interval")
-        if self.polling_mode not in ("adaptive", "fixed"):
-            raise RunwayValidationError(
-                "polling_mode", f"must be 'adaptive' or 'fixed', got {self.polling_mode!r}"
-            )
-        if interval < models.MIN_REAL_POLL_INTERVAL and not settings.on_loopback:
-            raise RunwayValidationError(
-                "poll_interval",
-                f"must be at least {models.MIN_REAL_POLL_INTERVAL:g} s against a real service "
-                f"(Runway updates tasks every 5 s at most), got {interval:g}",
-            )
-        mode: polling.PollMode = "fixed" if self.polling_mode == "fixed" else "adaptive"
-        return polling.PollPlan(min_interval=interval, max_interval=max(longest, interval), mode=mode)
-
     def execute(self, context: Context) -> Any:
         from airflow_provider_runway import polling
-        from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+        from airflow_provider_runway.triggers.runway import deferral
 
         # Everything that can be checked without a request is checked before the (paid) create.
-        timeout = _seconds(self.timeout, "timeout")
+        timeout = polling.positive_seconds(self.timeout, "timeout")
+        grace = polling.positive_seconds(self.not_exist_grace, "not_exist_grace")
         minimum = self._min_credit_balance()
         settings = self.hook.settings
-        plan = self._plan(settings)
-        body = self.prepare_inputs(context)
+        plan = polling.plan_for(
+            self.poll_interval, self.max_poll_interval, self.polling_mode, on_loopback=settings.on_loopback
+        )
+        checked = self.check_request(context)
 
-        record, first = self._reattach(context)
+        records = self._records(context)
+        request = (
+            durable.fingerprint(self.endpoint, checked, self.input_digests()) if records is not None else None
+        )
+        record, first = self._resume(records, request)
         if record is None:
+            body = self.resolve_inputs(context)
             if minimum is not None:
                 self._check_credit_balance(minimum)
-            submitted = self._submit(body)
-            record = {
-                "id": submitted.id,
-                "submitted_at": submitted.submitted_at,
-                "endpoint": submitted.endpoint,
-                ESTIMATED_CREDITS_KEY: submitted.estimated_credits,
-            }
-            self._remember(context, record)
-        task_id = str(record["id"])
-        estimated = _credits(record.get(ESTIMATED_CREDITS_KEY))
-        submitted_at = float(record.get("submitted_at") or time.time())
+            record = self._create(records, body, request)
+        task_id = str(record.task_id)
+        estimated = record.estimated_credits
+        submitted_at = record.submitted_at or time.time()
         link = settings.task_link(task_id)
         ti = context["ti"]
         ti.xcom_push(key=XCOM_TASK_ID, value=task_id)
@@ -308,6 +314,9 @@ class RunwayBaseOperator(BaseOperator):
             ti.xcom_push(key=XCOM_ESTIMATED_CREDITS, value=estimated)
 
         if not self.wait_for_completion:
+            # Handed on (to a sensor, a download): this task's part is done, and its record with it, so a clear
+            # creates anew and no Variable outlives it on Airflow 3.1/3.2.
+            self._forget(records)
             self.log.info("Created Runway task %s; not waiting for it (wait_for_completion=False)", task_id)
             return {
                 "runway_task_id": task_id,
@@ -316,20 +325,24 @@ class RunwayBaseOperator(BaseOperator):
                 "status": "SUBMITTED",
             }
 
-        # From here on a kill of this worker cancels the (paid, unfinished) remote task.
-        self._waiting_on, self._submitted_at = task_id, submitted_at
+        # From here on a kill of this worker may cancel the (paid, unfinished) remote task: see on_kill.
+        self._waiting_on, self._ti_key = task_id, durable.TIKey.of(ti)
+        self._reattachable = records is not None
+        # This try waits not_exist_grace for a task the gateway still hides, counted from now: a retry that
+        # re-attaches to a hidden task gets a whole window of its own.
+        visible_by = time.time() + grace
         try:
             if first is None:
                 try:
-                    first = self.hook.get_task(
-                        task_id, submitted_at=submitted_at, not_exist_grace=self.not_exist_grace
-                    )
+                    first = self.hook.get_task(task_id)
                 except RunwayError as err:
                     # The task exists and is paid for: a blip here must not fail (and, without durable state,
                     # resubmit) it. The wait loop polls again within its failure budget.
                     if not polling.is_transient_poll_error(err):
                         raise
                     self.log.warning("Could not check Runway task %s right after submit: %s", task_id, err)
+                if first is not None and first.visible and records is not None:
+                    self._mark_seen(records, record)
             deadline = submitted_at + timeout
             if first is not None:
                 self.log.info("Runway task %s: %s", task_id, first.describe())
@@ -341,30 +354,26 @@ class RunwayBaseOperator(BaseOperator):
                     )
             if self.deferrable:
                 self.defer(
-                    trigger=RunwayTaskTrigger(
+                    **deferral(
                         runway_task_id=task_id,
                         runway_conn_id=self.runway_conn_id,
                         deadline=deadline,
-                        poll_interval=plan.min_interval,
-                        max_poll_interval=plan.max_interval,
-                        polling_mode=plan.mode,
-                        submitted_at=submitted_at,
-                        not_exist_grace=self.not_exist_grace,
+                        plan=plan,
+                        visible_by=visible_by,
+                        owned=True,
+                        durable=records is not None,
                         max_poll_failures=self.max_poll_failures,
                         cancel_on_kill=self.cancel_on_kill,
                         cancel_on_timeout=self.cancel_on_timeout,
-                    ),
-                    method_name="execute_complete",
-                    timeout=timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN),
+                    )
                 )
-            self._last_seen = first
             event = self.hook.wait_for_task(
                 task_id,
                 deadline=deadline,
                 plan=plan,
                 first=first,
-                submitted_at=submitted_at,
-                not_exist_grace=self.not_exist_grace,
+                visible_by=visible_by,
+                owned=True,
                 max_poll_failures=self.max_poll_failures,
                 cancel_on_timeout=self.cancel_on_timeout,
             )
@@ -375,6 +384,9 @@ class RunwayBaseOperator(BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired (on a worker)."""
         return self._complete(context, event, estimated_credits=self._pushed_estimate(context))
+
+    def _records(self, context: Context) -> durable.Records | None:
+        return durable.records_for(context) if self.durable else None
 
     def _pushed_estimate(self, context: Context) -> float | None:
         """The estimate pushed by ``execute`` in this try (before the deferral), if any."""
@@ -404,14 +416,14 @@ class RunwayBaseOperator(BaseOperator):
             if status in ("failed", "cancelled") or (
                 status == "timeout" and event.get("cancelled") == "cancelled"
             ):
-                self._forget(context)
+                self._forget(self._records(context))
             raise err from None
         if manifest.get("estimated_credits") is None:
             manifest["estimated_credits"] = _credits(estimated_credits)
         for output in manifest["outputs"]:
             self.log.info("Runway output %d: %s", output["index"], models.redact_url(output["url"]))
         manifest = self.save_outputs(context, manifest)
-        self._forget(context)
+        self._forget(self._records(context))
         self._manifest = manifest
         return manifest
 
@@ -520,34 +532,50 @@ class RunwayBaseOperator(BaseOperator):
     # ----------------------------------------------------------------------------------------------------
     # Durable execution: re-attach instead of paying twice
     # ----------------------------------------------------------------------------------------------------
-    def _store(self, context: Context) -> Any:
-        if not self.durable:
-            return None
-        try:
-            return context.get("task_state_store")  # Airflow 3.3+
-        except Exception:  # pragma: no cover - a context without it
-            return None
-
-    def _reattach(self, context: Context) -> tuple[dict[str, Any] | None, models.RunwayTask | None]:
-        store = self._store(context)
-        if store is None:
+    def _resume(
+        self, records: durable.Records | None, request: str | None
+    ) -> tuple[durable.Record | None, models.RunwayTask | None]:
+        """What an earlier try left: the record and task to re-attach to, or ``(None, None)`` to create."""
+        if records is None:
             return None, None
-        record = store.get(STATE_KEY)
-        if not isinstance(record, dict) or not record.get("id"):
+        record = records.get()
+        decision = durable.resume(record, request)
+        if record is None or decision == "create":
             return None, None
-        task_id = str(record["id"])
-        try:
-            task = self.hook.get_task(
-                task_id, submitted_at=record.get("submitted_at"), not_exist_grace=self.not_exist_grace
+        if decision == "changed":
+            self.log.warning(
+                "The request differs from the one an earlier try made (%s): a new generation. The earlier "
+                "Runway task %s is not re-attached to, and is left as it is.",
+                record.fingerprint,
+                record.task_id or "(its create was never confirmed)",
             )
+            return None, None
+        if decision == "unconfirmed":
+            self._unconfirmed(
+                records,
+                f"An earlier try of this task began a {record.endpoint or self.endpoint} create"
+                f"{_when(record.intent_at)} whose answer was never recorded (the worker died during it, or "
+                "the answer was lost)",
+            )
+            return None, None
+        task_id = str(record.task_id)
+        try:
+            task: models.RunwayTask | None = self.hook.get_task(task_id)
         except RunwayNotFoundError:
-            self.log.warning(
-                "Runway task %s from an earlier try no longer exists; submitting a new one", task_id
+            task = None
+        outcome = durable.after_look(task, seen=record.seen)
+        if outcome == "unconfirmed":
+            self._unconfirmed(
+                records,
+                f"Runway task {task_id} from an earlier try{_when(record.submitted_at)} answers 404 and was never "
+                "seen, so whether it still runs cannot be told",
             )
             return None, None
-        if task.terminal and not task.succeeded:
+        if outcome == "create" or task is None:
             self.log.warning(
-                "Runway task %s from an earlier try ended %s; submitting a new one", task_id, task.status
+                "Runway task %s from an earlier try %s; submitting a new one",
+                task_id,
+                f"ended {task.status}" if task else "is gone (404 after it was seen)",
             )
             return None, None
         self.log.info(
@@ -555,32 +583,82 @@ class RunwayBaseOperator(BaseOperator):
             task_id,
             task.describe(),
         )
+        if task.visible:
+            record = self._mark_seen(records, record)
         return record, task
 
-    def _remember(self, context: Context, record: dict[str, Any]) -> None:
-        store = self._store(context)
-        if store is not None:
-            store.set(STATE_KEY, record)
+    def _unconfirmed(self, records: durable.Records, what: str) -> None:
+        """An earlier create may have been billed: fail (not retried), unless told to create anew."""
+        if self.recreate_unconfirmed:
+            self.log.warning(
+                "%s. recreate_unconfirmed=True: creating a new task; the earlier one, if it exists, is billed "
+                "too.",
+                what,
+            )
+            return
+        raise RunwayCreateUnconfirmedError(
+            f"{what}. A Runway task may exist and be billed, so this try does NOT create another: check "
+            "Runway's dashboard (or the gateway's logs). To create anew anyway, set "
+            f"recreate_unconfirmed=True on the operator, or delete {records.location}.",
+            record_location=records.location,
+        )
 
-    def _forget(self, context: Context) -> None:
-        store = self._store(context)
-        if store is not None:
-            store.delete(STATE_KEY)
+    def _create(
+        self, records: durable.Records | None, body: dict[str, Any], request: str | None
+    ) -> durable.Record:
+        """The intent, the (paid) create, then its task id: a crash between any two is recognised later."""
+        planned = durable.intent(request, self.endpoint)
+        if records is not None:
+            records.put(planned)  # fails before the paid call if the record cannot be kept
+        try:
+            submitted = self._submit(body)
+        except BaseException as err:
+            if records is not None and not models.create_may_have_billed(err):
+                self._forget(records)  # refused: nothing was created
+            raise
+        record = planned.with_task(submitted.id, submitted.submitted_at, submitted.estimated_credits)
+        if records is not None:
+            try:
+                records.put(record)
+            except Exception as err:  # the task exists: wait for it all the same
+                self.log.error(
+                    "Could not record Runway task %s in %s (%s): a try after a crash will not re-attach to it",
+                    submitted.id,
+                    records.location,
+                    err,
+                )
+        return record
 
-    def on_kill(self) -> None:
-        """The worker is being killed while waiting synchronously: cancel, if the task is unfinished."""
-        task_id = self._waiting_on
-        if not task_id or not self.cancel_on_kill:
+    def _mark_seen(self, records: durable.Records, record: durable.Record) -> durable.Record:
+        """Note that a GET showed the task: from now on a 404 means it is gone, not hidden."""
+        if record.seen:
+            return record
+        seen = record.marked_seen()
+        try:
+            records.put(seen)
+        except Exception as err:  # only the meaning of a later 404 is at stake
+            self.log.warning("Could not update %s: %s", records.location, err)
+        return seen
+
+    def _forget(self, records: durable.Records | None) -> None:
+        if records is None:
             return
         try:
-            task = self.hook.get_task(
-                task_id, submitted_at=self._submitted_at, not_exist_grace=self.not_exist_grace
-            )
-            if models.may_cancel(task):
-                self.log.info("Cancelling Runway task %s (%s) on kill", task_id, task.status)
-                self.hook.cancel_task(task_id)
-        except RunwayError as err:
-            self.log.warning("Could not cancel Runway task %s on kill: %s", task_id, err)
+            records.forget()
+        except Exception as err:  # a stale record costs one GET on a later clear, nothing more
+            self.log.warning("Could not delete %s: %s", records.location, err)
+
+    def on_kill(self) -> None:
+        """The worker is being killed while waiting synchronously: cancel, if a person ended the task
+        instance and the task is unfinished (:meth:`RunwayHook.cancel_on_kill`)."""
+        if self._waiting_on and self.cancel_on_kill:
+            self.hook.cancel_on_kill(self._waiting_on, self._ti_key, reattachable=self._reattachable)
+
+
+def _when(epoch: float | None) -> str:
+    if not epoch:
+        return ""
+    return " at " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
 class RunwayImageToVideoOperator(RunwayBaseOperator):

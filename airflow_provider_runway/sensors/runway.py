@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_runway import models
-from airflow_provider_runway._compat import conf
-from airflow_provider_runway.exceptions import RunwayError
+from airflow_provider_runway import durable, models
+from airflow_provider_runway._compat import AirflowSensorTimeout, AirflowSkipException, conf
+from airflow_provider_runway.exceptions import RunwayError, RunwayValidationError
 from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLink
 
 if TYPE_CHECKING:
@@ -27,17 +26,26 @@ class RunwayTaskSensor(BaseSensorOperator):
     """Wait until a Runway task finishes; returns the same manifest as the generation operators.
 
     A FAILED task fails the sensor (moderation and invalid-asset failures without Airflow retries), a
-    CANCELLED one fails naming the cancel. In poke mode it uses the sync hook; with ``deferrable=True``
-    it waits in the triggerer on :class:`~airflow_provider_runway.triggers.runway.RunwayTaskTrigger`.
+    CANCELLED one fails naming the cancel. With ``deferrable=True`` it waits in the triggerer on
+    :class:`~airflow_provider_runway.triggers.runway.RunwayTaskTrigger`; in ``poke`` mode it runs the same
+    wait loop with the sync hook, so both keep the same promises (``cancel_on_timeout``,
+    ``cancel_on_kill``, the poll schedule and failure budget). In ``reschedule`` mode each poke is a new
+    process with nothing to cancel from, so the two cancel options are refused there.
 
     :param runway_task_id: the task to wait for (templated), e.g.
         ``"{{ ti.xcom_pull(task_ids='submit', key='runway_task_id') }}"``.
     :param runway_conn_id: the ``runway`` connection (templated).
     :param deferrable: wait in the triggerer. Default: ``[operators] default_deferrable``.
-    :param poll_interval: the shortest gap between polls (also the poke interval).
-    :param polling_mode: ``adaptive`` or ``fixed`` (deferrable mode).
+    :param poll_interval: the shortest gap between polls (also the poke interval); at least 5 s against a
+        real service.
+    :param max_poll_interval: the longest gap between polls.
+    :param polling_mode: ``adaptive`` or ``fixed``.
+    :param not_exist_grace: how long a task the gateway answers ``task_not_exist`` for is waited for.
+    :param max_poll_failures: consecutive transient poll failures tolerated.
     :param cancel_on_timeout: cancel the remote task when the sensor's ``timeout`` passes (default False:
         the sensor did not create the task).
+    :param cancel_on_kill: cancel the remote task when a person marks this sensor failed or success while
+        it waits (default False).
     """
 
     template_fields: Sequence[str] = ("runway_task_id", "runway_conn_id")
@@ -71,6 +79,8 @@ class RunwayTaskSensor(BaseSensorOperator):
         self.max_poll_failures = max_poll_failures
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
+        self._waiting_on: str | None = None
+        self._ti_key: durable.TIKey | None = None
 
     @cached_property
     def hook(self) -> RunwayHook:
@@ -82,61 +92,89 @@ class RunwayTaskSensor(BaseSensorOperator):
         models.task_path(self.runway_task_id)  # raises RunwayValidationError naming runway_task_id
         return self.runway_task_id
 
-    def _get(self) -> models.RunwayTask:
-        # The task was created upstream moments ago, perhaps: the gateway's grace window starts now.
-        return self.hook.get_task(
-            self._check_id(),
-            submitted_at=getattr(self, "_started", None),
-            not_exist_grace=self.not_exist_grace,
-        )
-
     def execute(self, context: Context) -> Any:
         from airflow_provider_runway import polling
-        from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
+        from airflow_provider_runway.triggers.runway import deferral
 
-        self._started = time.time()
+        started = time.time()
         task_id = self._check_id()
         settings = self.hook.settings
+        grace = polling.positive_seconds(self.not_exist_grace, "not_exist_grace")
+        if self.reschedule:
+            for name in ("cancel_on_timeout", "cancel_on_kill"):
+                if getattr(self, name):
+                    raise RunwayValidationError(
+                        name,
+                        "is not kept in mode='reschedule' (each poke is a new process, with no wait to "
+                        "cancel from): use deferrable=True or mode='poke'",
+                    )
+        else:
+            plan = polling.plan_for(
+                self.poll_interval,
+                self.max_poll_interval,
+                self.polling_mode,
+                on_loopback=settings.on_loopback,
+            )
         link = settings.task_link(task_id)
         # RunwayTaskLink.get_link reads runway_task_url: without it the framework overwrites the link with "".
         context["ti"].xcom_push(key=XCOM_TASK_URL, value=link)
         context["ti"].xcom_push(key=RunwayTaskLink().xcom_key, value=link)
-        if not self.deferrable:
+        if self.reschedule:
             return super().execute(context)
         try:
-            first: models.RunwayTask | None = self._get()
+            first: models.RunwayTask | None = self.hook.get_task(task_id)
         except RunwayError as err:
             if not polling.is_transient_poll_error(err):
                 raise
-            self.log.warning("Could not check Runway task %s before deferring: %s", task_id, err)
+            self.log.warning("Could not check Runway task %s before waiting: %s", task_id, err)
             first = None
-        if first is not None and first.terminal:
-            return self.execute_complete(context, polling.event(first.status.lower(), task_id, task=first))
-        timeout = float(self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout)
-        deadline = time.time() + timeout
-        self.defer(
-            trigger=RunwayTaskTrigger(
-                runway_task_id=task_id,
-                runway_conn_id=self.runway_conn_id,
+        if first is not None:
+            self.log.info("Runway task %s: %s", task_id, first.describe())
+            if first.terminal:
+                return self.execute_complete(
+                    context, polling.event(first.status.lower(), task_id, task=first)
+                )
+        deadline = started + float(self.timeout)
+        visible_by = started + grace
+        if self.deferrable:
+            self.defer(
+                **deferral(
+                    runway_task_id=task_id,
+                    runway_conn_id=self.runway_conn_id,
+                    deadline=deadline,
+                    plan=plan,
+                    visible_by=visible_by,
+                    owned=False,
+                    # A retry or a clear of the sensor waits for the same id again: no reason to cancel.
+                    durable=True,
+                    max_poll_failures=self.max_poll_failures,
+                    cancel_on_kill=self.cancel_on_kill,
+                    cancel_on_timeout=self.cancel_on_timeout,
+                )
+            )
+        # poke mode: the operators' synchronous wait loop, holding this worker slot.
+        self._waiting_on, self._ti_key = task_id, durable.TIKey.of(context["ti"])
+        try:
+            event = self.hook.wait_for_task(
+                task_id,
                 deadline=deadline,
-                poll_interval=float(self.poll_interval),
-                max_poll_interval=max(float(self.max_poll_interval), float(self.poll_interval)),
-                polling_mode=self.polling_mode,
-                submitted_at=self._started,
-                not_exist_grace=self.not_exist_grace,
+                plan=plan,
+                first=first,
+                visible_by=visible_by,
+                owned=False,
                 max_poll_failures=self.max_poll_failures,
-                cancel_on_kill=self.cancel_on_kill,
                 cancel_on_timeout=self.cancel_on_timeout,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=timeout + 300),
-        )
+            )
+        finally:
+            self._waiting_on = None
+        return self.execute_complete(context, event)
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
+        """One look (``mode="reschedule"`` only: the other modes wait in one loop)."""
         from airflow_provider_runway import polling
 
         try:
-            task = self._get()
+            task = self.hook.get_task(self._check_id())
         except RunwayError as err:
             # The same budget as the trigger's: consecutive transient failures (in reschedule mode each
             # poke is a new process, so the count starts afresh; the sensor's timeout still bounds it).
@@ -160,7 +198,14 @@ class RunwayTaskSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        return self._manifest(self.hook.restore_outputs(event, max_poll_failures=self.max_poll_failures))
+        event = self.hook.restore_outputs(event, max_poll_failures=self.max_poll_failures)
+        if isinstance(event, dict) and event.get("status") == "timeout":
+            # The sensor's own timeout: failed without retries, or skipped with soft_fail, as sensors are.
+            message = str(event.get("message") or f"Runway task {event.get('runway_task_id')} timed out")
+            if self.soft_fail:
+                raise AirflowSkipException(f"{message} (soft_fail)")
+            raise AirflowSensorTimeout(message)
+        return self._manifest(event)
 
     def _manifest(self, event: Any) -> dict[str, Any]:
         from airflow_provider_runway import polling
@@ -169,3 +214,10 @@ class RunwayTaskSensor(BaseSensorOperator):
         for output in manifest["outputs"]:
             self.log.info("Runway output %d: %s", output["index"], models.redact_url(output["url"]))
         return manifest
+
+    def on_kill(self) -> None:
+        """Killed while waiting in poke mode: cancel only if ``cancel_on_kill``, a person ended this task
+        instance, and the task is unfinished (the operators' rule: :meth:`RunwayHook.cancel_on_kill`)."""
+        if self._waiting_on and self.cancel_on_kill:
+            # A retry or a clear of the sensor waits for the same id again.
+            self.hook.cancel_on_kill(self._waiting_on, self._ti_key, reattachable=True)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_runway import models, polling
+from airflow_provider_runway import durable, models, polling
 from airflow_provider_runway.exceptions import RunwayError
+
+#: The most on_kill spends deciding and cancelling, in seconds: below the triggerer's own on_kill timeout
+#: (``[triggerer] on_kill_timeout``, 30 s), and it is never interrupted by the cancels the triggerer re-sends.
+KILL_BUDGET = 20.0
+#: the framework's defer timeout is this much later than the trigger's own deadline, so the trigger's
+#: deadline (one final poll, then a cancel) always fires first.
+DEFER_TIMEOUT_MARGIN = 300.0
 
 
 class RunwayTaskTrigger(BaseTrigger):
@@ -25,12 +35,20 @@ class RunwayTaskTrigger(BaseTrigger):
     :param poll_interval: the shortest gap between polls.
     :param max_poll_interval: the longest gap between polls.
     :param polling_mode: ``adaptive`` or ``fixed``.
-    :param submitted_at: epoch seconds of the create (enables the gateway's ``task_not_exist`` grace).
-    :param not_exist_grace: seconds after the create during which ``task_not_exist`` means "not yet".
+    :param visible_by: epoch seconds until which a task the gateway still hides (``task_not_exist``) is
+        waited for; then the trigger fires ``not_visible`` (nothing is cancelled). ``None``: until the
+        deadline.
+    :param owned: the id came from the deferring task's own create (the operators), not from elsewhere
+        (the sensor).
+    :param durable: a next try of the task instance re-attaches to the same remote task, so a clear is no
+        reason to cancel it (:func:`~airflow_provider_runway.models.kill_decision`).
     :param max_poll_failures: consecutive transient poll failures tolerated before giving up.
-    :param cancel_on_kill: cancel the remote task when a user marks the Airflow task failed/success or
-        clears it while deferred (Airflow 3.3+ calls :meth:`on_kill`).
+    :param cancel_on_kill: cancel the remote task when a person ends the Airflow task instance while
+        deferred: marked failed or success (Airflow 3.3+ calls :meth:`on_kill`; it also calls it when a
+        stalled triggerer drops a trigger that moved to another, which cancels nothing).
     :param cancel_on_timeout: cancel the remote task when the deadline passes.
+    :param submitted_at: (older triggers) the create's time; with ``not_exist_grace``, gives ``visible_by``.
+    :param not_exist_grace: (older triggers) see ``submitted_at``.
     """
 
     def __init__(
@@ -42,11 +60,14 @@ class RunwayTaskTrigger(BaseTrigger):
         poll_interval: float = models.DEFAULT_POLL_INTERVAL,
         max_poll_interval: float = polling.DEFAULT_MAX_POLL_INTERVAL,
         polling_mode: str = "adaptive",
-        submitted_at: float | None = None,
-        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
+        visible_by: float | None = None,
+        owned: bool = True,
+        durable: bool = True,
         max_poll_failures: int = polling.DEFAULT_MAX_POLL_FAILURES,
         cancel_on_kill: bool = True,
         cancel_on_timeout: bool = True,
+        submitted_at: float | None = None,
+        not_exist_grace: float | None = None,
     ) -> None:
         super().__init__()
         self.runway_task_id = runway_task_id
@@ -55,8 +76,13 @@ class RunwayTaskTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.max_poll_interval = float(max_poll_interval)
         self.polling_mode = polling_mode
-        self.submitted_at = submitted_at
-        self.not_exist_grace = float(not_exist_grace)
+        if visible_by is None and submitted_at is not None:  # serialized by a version before visible_by
+            visible_by = float(submitted_at) + float(
+                models.DEFAULT_NOT_EXIST_GRACE if not_exist_grace is None else not_exist_grace
+            )
+        self.visible_by = None if visible_by is None else float(visible_by)
+        self.owned = bool(owned)
+        self.durable = bool(durable)
         self.max_poll_failures = int(max_poll_failures)
         self.cancel_on_kill = bool(cancel_on_kill)
         self.cancel_on_timeout = bool(cancel_on_timeout)
@@ -71,8 +97,9 @@ class RunwayTaskTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "max_poll_interval": self.max_poll_interval,
                 "polling_mode": self.polling_mode,
-                "submitted_at": self.submitted_at,
-                "not_exist_grace": self.not_exist_grace,
+                "visible_by": self.visible_by,
+                "owned": self.owned,
+                "durable": self.durable,
                 "max_poll_failures": self.max_poll_failures,
                 "cancel_on_kill": self.cancel_on_kill,
                 "cancel_on_timeout": self.cancel_on_timeout,
@@ -99,8 +126,8 @@ class RunwayTaskTrigger(BaseTrigger):
                 self.runway_task_id,
                 deadline=self.deadline,
                 plan=self._plan(),
-                submitted_at=self.submitted_at,
-                not_exist_grace=self.not_exist_grace,
+                visible_by=self.visible_by,
+                owned=self.owned,
                 max_poll_failures=self.max_poll_failures,
                 cancel_on_timeout=self.cancel_on_timeout,
                 # The class's logger, shared by every instance: the same name, and the triggerer routes each
@@ -119,28 +146,79 @@ class RunwayTaskTrigger(BaseTrigger):
         yield TriggerEvent(polling.withhold_output_urls(result))
 
     async def on_kill(self) -> None:
-        """The user marked the task failed/success or cleared it while deferred: cancel, best effort.
+        """Airflow cancelled this trigger "by user action": cancel the remote task, best effort, only if a
+        person really ended the task instance and a fresh GET shows the task unfinished.
 
-        The triggerer may call this spuriously, and DELETE on a finished task purges its outputs, so a
-        fresh GET must show the task unfinished first. Never raises.
+        Airflow 3.3 calls this for a mark-failed, mark-success or clear, but also when a stalled triggerer
+        resumes and drops the triggers that were moved to another (apache/airflow#73454): then the task
+        instance is still DEFERRED and nothing is cancelled. The state is asked of the triggerer's
+        supervisor; when it cannot be learnt, nothing is cancelled either. DELETE on a finished task purges
+        its outputs, hence the fresh GET. The triggerer re-sends its cancel about once a second and each
+        one interrupts this coroutine, so the decision and the DELETE run shielded, within
+        :data:`KILL_BUDGET`. Never raises.
         """
         if not self.cancel_on_kill:
             return
+        work = asyncio.ensure_future(self._kill())
+        while not work.done():
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # Swallowed on purpose: the work must finish. Undo the count (Python 3.11+), so an enclosing
+                # timeout still tells its own cancel from this one.
+                uncancel = getattr(asyncio.current_task(), "uncancel", None)
+                if uncancel is not None:
+                    uncancel()
+
+    async def _kill(self) -> None:
+        log = type(self).logger()
         try:
-            hook = self._hook()
-            task = await hook.aget_task(
-                self.runway_task_id, submitted_at=self.submitted_at, not_exist_grace=self.not_exist_grace
+            await asyncio.wait_for(
+                self._hook().acancel_on_kill(
+                    self.runway_task_id,
+                    durable.TIKey.of(getattr(self, "task_instance", None)),
+                    reattachable=self.durable,
+                    log=log,
+                ),
+                KILL_BUDGET,
             )
-            if not models.may_cancel(task):
-                self.log.info(
-                    "Not cancelling Runway task %s: it is already %s", self.runway_task_id, task.status
-                )
-                return
-            result = await hook.acancel_task(self.runway_task_id)
-            self.log.info("Runway task %s on kill: %s", self.runway_task_id, result)
         except Exception as err:  # best effort: on_kill must not fail the triggerer
-            self.log.warning("Could not cancel Runway task %s on kill: %s", self.runway_task_id, err)
+            log.warning("Could not cancel Runway task %s on kill: %s", self.runway_task_id, err)
 
     async def cleanup(self) -> None:
         """Local resources only: the pooled client is shared by the loop; remote work is never cancelled here
         (cleanup also runs when a triggerer restarts, and the task must keep running then)."""
+
+
+def deferral(
+    *,
+    runway_task_id: str,
+    runway_conn_id: str,
+    deadline: float,
+    plan: polling.PollPlan,
+    visible_by: float | None,
+    owned: bool,
+    durable: bool,
+    max_poll_failures: int,
+    cancel_on_kill: bool,
+    cancel_on_timeout: bool,
+) -> dict[str, Any]:
+    """The arguments of ``defer()`` for waiting on one task, for the operators and the sensor alike: the
+    trigger, ``execute_complete`` to resume in, and a framework timeout :data:`DEFER_TIMEOUT_MARGIN` after
+    the trigger's own deadline."""
+    trigger = RunwayTaskTrigger(
+        runway_task_id=runway_task_id,
+        runway_conn_id=runway_conn_id,
+        deadline=deadline,
+        poll_interval=plan.min_interval,
+        max_poll_interval=plan.max_interval,
+        polling_mode=plan.mode,
+        visible_by=visible_by,
+        owned=owned,
+        durable=durable,
+        max_poll_failures=max_poll_failures,
+        cancel_on_kill=cancel_on_kill,
+        cancel_on_timeout=cancel_on_timeout,
+    )
+    timeout = timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN)
+    return {"trigger": trigger, "method_name": "execute_complete", "timeout": timeout}
