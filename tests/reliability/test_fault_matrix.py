@@ -24,11 +24,11 @@ import pytest
 from airflow_provider_runway._compat import AirflowFailException, TaskDeferred
 from airflow_provider_runway.exceptions import (
     RunwayConfigurationError,
-    RunwayError,
     RunwayOutputExpiredError,
     RunwaySubmitUncertainError,
     RunwayTaskCancelledError,
     RunwayTaskFailedError,
+    RunwayTaskNotVisibleError,
     RunwayTaskRejectedError,
     RunwayTimeoutError,
 )
@@ -39,6 +39,7 @@ from airflow_provider_runway.operators.runway import (
     RunwayImageToVideoOperator,
 )
 from airflow_provider_runway.testing import _media
+from tests.fakes import FakeSupervisor, FakeTaskInstance
 
 from .conftest import (
     FakeStateStore,
@@ -84,6 +85,12 @@ def requests_of(sim: Any, method: str, fragment: str) -> list[dict[str, Any]]:
     return [
         r for r in sim.control.accounting()["requests"] if r["method"] == method and fragment in r["path"]
     ]
+
+
+def marked(state: str | None) -> FakeSupervisor:
+    """The supervisor answering that the task instance (a default FakeTaskInstance) is in ``state``."""
+    ti = FakeTaskInstance()
+    return FakeSupervisor({(ti.dag_id, ti.run_id, ti.task_id, ti.map_index): state})
 
 
 @pytest.fixture
@@ -240,8 +247,9 @@ ROWS = [
         flavor="gateway",
         config={"task_not_exist_seconds": 60},
         op={"not_exist_grace": 0.4},
-        expect=RunwayError,
-        match="task_not_exist",
+        # not cancelled, its record kept: Airflow's retry re-attaches (tests/reliability/test_one_bill.py)
+        expect=RunwayTaskNotVisibleError,
+        match="NOT cancelled",
     ),
     Row("gateway envelope (inner task)", flavor="gateway", config={"envelope_fraction": 1.0}),
     Row(
@@ -335,7 +343,13 @@ def test_fault_row(request, sims, monkeypatch, tmp_path, row: Row, mode: str):
         ended = ended or kind == "RunwayTaskCancelledError"
         assert (STATE_KEY not in store.data) == ended, store.data
     else:
-        assert ti.pushes == [] and store.data == {}
+        assert ti.pushes == []
+        # A create that may have been billed leaves its intent (no id), so no later try pays again; a
+        # refused one leaves nothing.
+        if kind == "RunwaySubmitUncertainError":
+            assert store.data[STATE_KEY]["id"] is None and store.data[STATE_KEY]["intent_at"], store.data
+        else:
+            assert store.data == {}, store.data
         # A create that may have reached the server is never sent twice.
         assert len([r for r in accounting["requests"] if r["method"] == "POST"]) == 1
     if isinstance(value, RunwayTaskFailedError):
@@ -369,9 +383,11 @@ def test_create_answer_lost_after_the_task_was_made(request, direct, monkeypatch
     assert len(requests_of(direct, "POST", "/v1/image_to_video")) == 1  # never a second create
     # ... and Airflow's own retries are off for it: a retried task would POST (and bill) again.
     assert isinstance(value, AirflowFailException)
-    # The id never arrived, so nothing can point at it, and nothing was polled, pushed or remembered.
+    # The id never arrived, so nothing can point at it, and nothing was polled or pushed; the intent stays,
+    # so a clear or a retry does not create again (tests/reliability/test_one_bill.py).
     assert value.task_id is None
-    assert context["ti"].pushes == [] and store.data == {}
+    assert context["ti"].pushes == []
+    assert store.data[STATE_KEY]["id"] is None and store.data[STATE_KEY]["intent_at"]
     assert requests_of(direct, "GET", "/v1/tasks/") == []
 
 
@@ -469,6 +485,7 @@ def test_mark_failed_while_deferred_cancels_the_remote_task(request, direct, tmp
     with pytest.raises(TaskDeferred) as info:
         op.execute(make_context(FakeStateStore()))
     trigger = info.value.trigger
+    trigger.task_instance = FakeTaskInstance()  # as the triggerer sets it
     task_id = trigger.runway_task_id
 
     async def user_marks_failed() -> None:
@@ -481,7 +498,8 @@ def test_mark_failed_while_deferred_cancels_the_remote_task(request, direct, tmp
         await trigger.on_kill()  # ... and, on mark-failed, calls on_kill (Airflow 3.3)
         await aclose_shared_clients()
 
-    asyncio.run(user_marks_failed())
+    with marked("failed"):
+        asyncio.run(user_marks_failed())
     accounting = direct.control.accounting()
     line.update(
         outcome="killed",
@@ -504,11 +522,14 @@ def test_mark_failed_after_the_task_finished_sends_no_delete(request, direct, tm
         op.execute(make_context())
     time.sleep(0.5)
 
+    info.value.trigger.task_instance = FakeTaskInstance()
+
     async def late_kill() -> None:
         await info.value.trigger.on_kill()
         await aclose_shared_clients()
 
-    asyncio.run(late_kill())
+    with marked("failed"):
+        asyncio.run(late_kill())
     assert direct.control.accounting()["cancels"] == []
 
 
@@ -519,13 +540,15 @@ def test_sync_kill_while_waiting_cancels_the_remote_task(request, direct, tmp_pa
     output = tmp_path / "out"
     op = i2v(output, deferrable=False)
     result: list[tuple[str, Any]] = []
-    worker = threading.Thread(target=lambda: result.append(outcome_of(lambda: op.execute(make_context()))))
+    context = {"ti": FakeTaskInstance()}
+    worker = threading.Thread(target=lambda: result.append(outcome_of(lambda: op.execute(context))))
     worker.start()
     end = time.time() + 10
     while not (op._waiting_on and direct.control.tasks() and direct.control.tasks()[0]["gets"] >= 2):
         assert time.time() < end, "the operator never started waiting"
         time.sleep(0.01)
-    op.on_kill()
+    with marked("failed"):
+        op.on_kill()
     worker.join(10)
     assert not worker.is_alive()
     ((kind, value),) = result
