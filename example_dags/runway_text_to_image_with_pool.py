@@ -5,7 +5,12 @@ per model, see ``GET /v1/organization``); the rest wait remotely as THROTTLED wh
 hold triggerer or worker capacity and their deadlines run. A pool with as many slots as the tier's
 concurrency keeps the queue in Airflow instead, where it is visible and fair across DAGs:
 
-    airflow pools set runway 5 "Runway tier concurrency"
+    airflow pools set runway 5 "Runway tier concurrency" --include-deferred
+
+``--include-deferred`` matters: a deferred task holds no pool slot unless its pool counts deferred tasks,
+so without it every deferrable generation would be created at once and wait remotely as THROTTLED, which
+is what the pool was meant to prevent. (Airflow does not let a task read its pool's settings, so the
+operator cannot check this for you.)
 
 Each generation also refuses to start when the credit balance is below ``RUNWAY_EXAMPLE_MIN_CREDITS``
 (Runway direct; on the gateway, which has no organization endpoint, the check is skipped with a warning)
@@ -55,7 +60,8 @@ def runway_text_to_image_with_pool():
         task_id="generate_image",
         model="gen4_image",
         ratio="1920:1080",
-        # At most the pool's slots run at once, whatever the number of mapped tasks.
+        # At most the pool's slots run at once, whatever the number of mapped tasks: deferred ones too, when
+        # the pool was created with --include-deferred.
         pool=POOL,
         min_credit_balance=MIN_CREDITS,
         output_path=OUTPUT + "/images/{{ run_id | replace(':', '_') | replace('+', '_') }}/",
