@@ -47,7 +47,8 @@ demo: $(STAMP)
 # Chromium (installed with apt-get when missing); screenshots and logs land in build/e2e/.
 E2E_TIMEOUT ?= 900
 e2e: $(STAMP)
-	RUNWAY_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider -v --timeout=$(E2E_TIMEOUT) $(PYTEST_ARGS)
+	RUNWAY_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider -v --timeout=$(E2E_TIMEOUT) \
+		$(VERSION_PYTEST_ARGS) $(PYTEST_ARGS)
 
 # Benchmarks run in their own venv, benchmarks/.venv: the package (editable) plus what only the benchmarks
 # need (apache-airflow-providers-http and -dbt-cloud to compare import cost, psutil, py-spy, pyinstrument),

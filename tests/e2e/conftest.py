@@ -44,8 +44,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in ours:
             item.add_marker(skip)
         return
+    if ours and e2e.postgres_bindir() is None:
+        _install_postgres()
     if ours and not Path(CHROMIUM).exists():
         _start_chromium_install()
+
+
+def _install_postgres() -> None:
+    """Install Debian's PostgreSQL server (apt-get, as root) before the stack needs it."""
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        return  # start_postgres() then says what is missing
+    e2e.BUILD.mkdir(parents=True, exist_ok=True)
+    e2e.log("PostgreSQL's server binaries are missing: installing Debian's postgresql (apt-get)")
+    with (e2e.BUILD / "apt-postgresql.log").open("wb") as out:
+        subprocess.run(
+            [
+                "sh",
+                "-c",
+                "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+                "-o DPkg::Lock::Timeout=300 postgresql",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+            check=False,
+        )
 
 
 def _start_chromium_install() -> None:
@@ -60,7 +84,8 @@ def _start_chromium_install() -> None:
         [
             "sh",
             "-c",
-            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium",
+            "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+            "-o DPkg::Lock::Timeout=300 chromium",
         ],
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -100,10 +125,9 @@ def chromium() -> str:
 
 @pytest.fixture(scope="session")
 def stack() -> Any:
-    """Airflow + simulators for the whole session; every process group is stopped afterwards, also when
-    a test fails, pytest is interrupted or the run gets SIGTERM."""
-    started = e2e.start_stack()
-    atexit.register(started.stop)  # a last resort if the teardown below never runs
+    """Airflow + PostgreSQL + simulators for the whole session; every process group is stopped and the
+    database removed afterwards, also when a test fails, pytest is interrupted or the run gets SIGTERM
+    (even while the stack is still starting)."""
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: Any) -> None:
@@ -111,7 +135,11 @@ def stack() -> Any:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        yield started
+        started = e2e.start_stack()  # stops what it started when it fails or is interrupted
+        atexit.register(started.stop)  # a last resort if the teardown below never runs
+        try:
+            yield started
+        finally:
+            e2e.finish_stack(started)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        e2e.finish_stack(started)
