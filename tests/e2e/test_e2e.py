@@ -1,6 +1,10 @@
-"""``make e2e``: the provider in a real Airflow 3 (api-server, scheduler, dag-processor, triggerer,
-LocalExecutor) against the Runway simulator, checked through Airflow's REST API, the simulators'
-accounting and headless Chromium. The stack is started once per session (see ``conftest.py``).
+"""``make e2e``: the provider in a real Airflow 3 (api-server, scheduler, dag-processor, two triggerers,
+LocalExecutor, PostgreSQL) against the Runway simulator, checked through Airflow's REST API, the
+simulators' accounting and headless Chromium. The stack is started once per session (see ``conftest.py``).
+
+The long scenarios that need no hand on the stack (the pool, the slow gateway) start as soon as it is up
+and are checked at the end, so they overlap the others; each scenario has a simulator of its own where
+its accounting must be exact.
 
 Airflow 3.3 can fail a deferred task when many resume at once (apache/airflow#71580: the scheduler
 logs a "state mismatch"); the e2e DAGs have ``retries=2`` for it. A retried task instance passes only
@@ -10,7 +14,10 @@ if its failed try carries that exact signature in Airflow's event log; any other
 from __future__ import annotations
 
 import collections
+import datetime
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -26,8 +33,18 @@ pytestmark = pytest.mark.e2e
 MAPPED_DAG = "runway_e2e_mapped"
 CANCEL_DAG = "runway_e2e_cancel"
 RESTART_DAG = "runway_e2e_restart"
+STALL_DAG = "runway_e2e_stall"
+POOL_DAG = "runway_e2e_pool"
+SLOW_DAG = "runway_e2e_gateway_slow"
+WORKER_DAG = "runway_e2e_worker_kill"
 MAPPED = 50
 RESTARTED = 6
+STALLED = 20
+POOLED = 10
+POOL = "runway_e2e_pool"
+POOL_SLOTS = 2
+#: how long the stalled triggerer stays stopped at least (its triggers must have moved by then too)
+STALL_SECONDS = 25
 ACTIVE = {"PENDING", "THROTTLED", "RUNNING"}
 DEFERRED_MARK = "Pausing task as DEFERRED"
 FIRED_MARK = "Trigger fired event"
@@ -57,6 +74,33 @@ def creates_for(control: Any, prefix: str) -> list[dict[str, Any]]:
     ]
 
 
+def holder(ti: dict[str, Any]) -> int | None:
+    """The triggerer job that holds a deferred TI's trigger. (The API's ``triggerer_job`` field is not
+    it: it is the TI's ``queued_by_job``, the scheduler job that queued it.)"""
+    trigger = ti.get("trigger") or {}
+    return trigger.get("triggerer_id")
+
+
+def holdings(tis: list[dict[str, Any]]) -> dict[int, list[int]]:
+    """Triggerer job id -> map indexes of the TIs whose triggers it holds."""
+    held: dict[int, list[int]] = collections.defaultdict(list)
+    for ti in tis:
+        job = holder(ti)
+        if job is not None:
+            held[int(job)].append(int(ti["map_index"]))
+    return dict(held)
+
+
+def iso_ts(value: str) -> float:
+    """Seconds since the epoch of an ISO 8601 timestamp from the REST API."""
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def is_mp4(path: Path) -> bool:
+    head = path.read_bytes()[:12]
+    return len(head) == 12 and head[4:8] == b"ftyp"
+
+
 def check_retries(stack: Any, dag_id: str, run_id: str, tis: list[dict[str, Any]]) -> list[str]:
     """Every retried TI must show apache/airflow#71580's signature; returns a description of each."""
     retried = [ti for ti in tis if ti["try_number"] > 1]
@@ -83,7 +127,124 @@ def check_retries(stack: Any, dag_id: str, run_id: str, tis: list[dict[str, Any]
 
 
 # ----------------------------------------------------------------------------------------------------------
-# 1. fifty mapped generations, all deferred
+# 0. started first, checked last: the pool and the slow gateway need no hand on the stack
+# ----------------------------------------------------------------------------------------------------------
+#: session fixtures started as soon as the stack is up when a selected test uses them
+EARLY = ("gateway_slow_run", "pool_run")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def early_starts(request: pytest.FixtureRequest) -> None:
+    """Start the long, hands-off scenarios now (only those a selected test checks)."""
+    for name in EARLY:
+        if any(name in getattr(item, "fixturenames", ()) for item in request.session.items):
+            request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def gateway_slow_run(stack: Any) -> dict[str, Any]:
+    run_id = stack.trigger(SLOW_DAG)
+    return {"run_id": run_id, "started": time.monotonic()}
+
+
+@pytest.fixture(scope="session")
+def pool_run(stack: Any) -> dict[str, Any]:
+    """Create the pool with the CLI, as an operator of the deployment would, then start the DAG."""
+    stack.airflow_cli(
+        "pools", "set", POOL, str(POOL_SLOTS), "e2e: two Runway generations at a time", "--include-deferred"
+    )
+    pool = stack.api("GET", f"/pools/{POOL}")
+    assert (pool["slots"], pool["include_deferred"]) == (POOL_SLOTS, True), pool
+    run_id = stack.trigger(POOL_DAG)
+    return {"run_id": run_id, "started": time.monotonic()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 1. a worker killed mid-wait (synchronous mode): the retry re-attaches to the same remote task
+# ----------------------------------------------------------------------------------------------------------
+def task_processes(stack: Any, ti_id: str) -> list[tuple[int, str]]:
+    """``(pid, title)`` of the LocalExecutor worker (the task's supervisor) and the task process of one
+    try. Both set their process title to name the TI's id ("airflow worker -- LocalExecutor: <id>" and
+    "airflow worker -- <id>"); they live in the scheduler's process group."""
+    found = []
+    for pid in e2e.group_members(stack.procs["scheduler"].popen.pid):
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if ti_id in title:
+            found.append((pid, title))
+    return found
+
+
+def test_worker_killed_mid_wait_retries_and_reattaches(stack: Any) -> None:
+    control = stack.sims["worker"].control
+    control.add_fault("timing", path="create", times=1, pending_seconds=1, running_seconds=40)
+    run_id = stack.trigger(WORKER_DAG)
+    ti_path = f"/dags/{WORKER_DAG}/dagRuns/{e2e._q(run_id)}/taskInstances/generate"
+
+    def waiting_in_the_worker() -> tuple[dict[str, Any], str] | None:
+        stack.check_alive()
+        ti = stack.api("GET", ti_path)
+        assert ti["state"] in ("scheduled", "queued", "running", None), ti["state"]
+        creates = control.accounting()["creates"]
+        if ti["state"] == "running" and creates:
+            remote_id = str(creates[0]["task_id"])
+            remote = control.task(remote_id)
+            if remote["status"] == "RUNNING" and remote["gets"] >= 2:  # the worker is in its wait loop
+                return ti, remote_id
+        return None
+
+    ti, remote_id = e2e.wait_for("the worker to wait on a RUNNING task", waiting_in_the_worker, 120)
+    assert ti["try_number"] == 1
+    procs = e2e.wait_for("the task's processes", lambda: task_processes(stack, ti["id"]), 30)
+    supervisors = [pid for pid, title in procs if "LocalExecutor" in title]
+    assert len(supervisors) == 1, procs
+    # The crash: the supervisor first (so nothing is left to report the task's end), then the task.
+    for pid in [*supervisors, *(pid for pid, _ in procs if pid not in supervisors)]:
+        os.kill(pid, signal.SIGKILL)
+    killed_at = time.time()
+    e2e.log(f"SIGKILLed {WORKER_DAG}.generate's worker: {procs}")
+    e2e.wait_for("the killed processes to be gone", lambda: not task_processes(stack, ti["id"]), 15, 0.2)
+
+    state = stack.wait_run(WORKER_DAG, run_id, timeout=240)
+    ti = stack.api("GET", ti_path)
+    tries = stack.api("GET", f"{ti_path}/tries")["task_instances"]
+    first = next(t for t in tries if t["try_number"] == 1)
+    accounting = control.accounting()
+    output = stack.outputs / "worker-kill" / f"{remote_id}_0.mp4"
+    e2e.record(
+        WORKER_DAG,
+        state=state,
+        creates=len(accounting["creates"]),
+        cancels=len(accounting["cancels"]),
+        try_number=ti["try_number"],
+        try_1_state=first["state"],
+        seconds_from_kill_to_try_1_failed=(
+            None if first["end_date"] is None else round(iso_ts(first["end_date"]) - killed_at, 1)
+        ),
+        seconds_from_kill_to_success=round(time.time() - killed_at, 1),
+        remote_statuses=sorted(accounting["statuses"].values()),
+    )
+    assert len(accounting["creates"]) == 1, (
+        f"the retry created a new remote task instead of re-attaching to {remote_id}: {accounting['creates']}"
+    )
+    assert accounting["cancels"] == []
+    assert state == "success", stack.task_log(WORKER_DAG, run_id, "generate", ti["try_number"])[-3000:]
+    assert (ti["state"], ti["try_number"]) == ("success", 2)
+    assert first["state"] == "failed", first  # failed by the heartbeat timeout, then retried
+    assert accounting["statuses"] == {remote_id: "SUCCEEDED"}
+    # ... and it was the scheduler's heartbeat check that failed try 1 (not the task reporting an error).
+    scheduler_log = stack.procs["scheduler"].log_path.read_text(errors="replace")
+    assert any(
+        "Detected a task instance without a heartbeat" in line and WORKER_DAG in line
+        for line in scheduler_log.splitlines()
+    ), "no heartbeat-timeout detection for the killed worker's try in the scheduler log"
+    assert output.is_file() and output.stat().st_size > 0 and is_mp4(output), output
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 2. fifty mapped generations, all deferred
 # ----------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def mapped_run(stack: Any) -> dict[str, Any]:
@@ -179,7 +340,7 @@ def test_mapped_dag_of_50_generations_defers_every_task(stack: Any, mapped_run: 
 
 
 # ----------------------------------------------------------------------------------------------------------
-# 2. mark failed while deferred -> the trigger's on_kill cancels the remote task
+# 3. mark failed while deferred -> the trigger's on_kill cancels the remote task
 # ----------------------------------------------------------------------------------------------------------
 def test_marking_a_deferred_task_failed_cancels_the_remote_task(stack: Any) -> None:
     control = stack.direct.control
@@ -200,10 +361,10 @@ def test_marking_a_deferred_task_failed_cancels_the_remote_task(stack: Any) -> N
         return None
 
     remote_id = e2e.wait_for("the cancel DAG's task to be deferred", deferred_and_running, 120)
-    # Let the triggerer pick the trigger up (it is what runs on_kill).
+    # Let a triggerer pick the trigger up (it is what runs on_kill).
     e2e.wait_for(
-        "the triggerer to poll the task",
-        lambda: stack.api("GET", ti_path)["triggerer_job"] and control.task(remote_id)["gets"] >= 2,
+        "a triggerer to poll the task",
+        lambda: holder(stack.api("GET", ti_path)) and control.task(remote_id)["gets"] >= 2,
         60,
     )
     assert control.accounting()["cancels"] == []
@@ -224,71 +385,190 @@ def test_marking_a_deferred_task_failed_cancels_the_remote_task(stack: Any) -> N
     assert stack.wait_run(CANCEL_DAG, run_id, timeout=60) == "failed"
     assert len(creates_for(control, "e2e-cancel")) == 1
     assert remote_id not in control.accounting()["orphans"]
-    e2e.record(CANCEL_DAG, remote_task=remote_id, cancel=cancels[0])
+    e2e.record(CANCEL_DAG, remote_task=remote_id, cancel=cancels[0], cancels=len(cancels))
 
 
 # ----------------------------------------------------------------------------------------------------------
-# 3. the triggerer is killed mid-run and replaced: no new create, every task still finishes
+# 4. a triggerer is killed mid-run and replaced: the other takes over, no new create, no cancel
 # ----------------------------------------------------------------------------------------------------------
 def test_triggerer_killed_mid_run_resumes_without_new_creates(stack: Any) -> None:
     control = stack.direct.control
     control.add_fault("timing", path="create", times=RESTARTED, pending_seconds=1, running_seconds=40)
     run_id = stack.trigger(RESTART_DAG)
 
-    def all_deferred_in_the_triggerer() -> bool:
+    def all_deferred_in_a_triggerer() -> list[dict[str, Any]] | None:
         stack.check_alive()
         tis = stack.task_instances(RESTART_DAG, run_id)
-        return len(tis) == RESTARTED and all(ti["state"] == "deferred" and ti["triggerer_job"] for ti in tis)
+        ok = len(tis) == RESTARTED and all(ti["state"] == "deferred" and holder(ti) for ti in tis)
+        return tis if ok else None
 
-    e2e.wait_for("every restart task to wait in the triggerer", all_deferred_in_the_triggerer, 180)
+    e2e.wait_for("every restart task to wait in a triggerer", all_deferred_in_a_triggerer, 180)
     creates = creates_for(control, "e2e-restart")
     assert len(creates) == RESTARTED
     remote_ids = {str(c["task_id"]) for c in creates}
-    # Let the old triggerer poll each task at least once, so it really had them.
+    # Let the triggerers poll each task at least once, so they really had them.
     e2e.wait_for(
-        "the first triggerer to poll every task",
+        "the triggerers to poll every task",
         lambda: all(control.task(rid)["gets"] >= 2 for rid in remote_ids),
         60,
     )
-
-    old_pgid = stack.procs["triggerer"].popen.pid
-    stack.kill_triggerer()
-    assert e2e.group_members(old_pgid) == [], "the old triggerer's process group survived"
+    held = holdings(stack.task_instances(RESTART_DAG, run_id))
+    victim_job = max(held, key=lambda job: len(held[job]))
+    victim = stack.triggerer(victim_job)
+    e2e.log(f"{RESTART_DAG}: triggers held {held}; killing {victim.name} (job {victim_job})")
+    stack.kill_triggerer(victim.name)
+    assert e2e.group_members(victim.popen.pid) == [], "the killed triggerer's process group survived"
     statuses = {rid: control.task(rid)["status"] for rid in remote_ids}
     assert set(statuses.values()) <= ACTIVE, f"the remote tasks should still run: {statuses}"
-    time.sleep(3)  # a few seconds with no triggerer at all
-    stack.start_triggerer()
+    time.sleep(3)  # a few seconds before the replacement starts (the other triggerer runs meanwhile)
+    replacement = stack.start_triggerer(victim.name)
 
-    assert stack.wait_run(RESTART_DAG, run_id, timeout=240) == "success"
+    takers: set[int] = set()
+
+    def note_takers() -> None:
+        for ti in stack.task_instances(RESTART_DAG, run_id):
+            job = holder(ti)
+            if ti["map_index"] in held[victim_job] and job is not None and job != victim_job:
+                takers.add(int(job))
+
+    assert stack.wait_run(RESTART_DAG, run_id, timeout=240, on_poll=note_takers) == "success"
     tis = stack.task_instances(RESTART_DAG, run_id)
     assert {ti["state"] for ti in tis} == {"success"}
     assert len(creates_for(control, "e2e-restart")) == RESTARTED, "a restart created a new remote task"
     accounting = control.accounting()
     assert not [c for c in accounting["cancels"] if c["task_id"] in remote_ids], "a restart cancelled"
     assert {accounting["statuses"][rid] for rid in remote_ids} == {"SUCCEEDED"}
-    # The second triggerer finished what the first had started: each log has trigger output from two jobs.
+    # Another triggerer finished what the killed one had started: those logs have trigger output from two
+    # jobs.
     for ti in tis:
         text = "\n".join(
             stack.task_log(RESTART_DAG, run_id, "generate", n, ti["map_index"])
             for n in range(1, ti["try_number"] + 1)
         )
         jobs = {
-            part.split(".log.trigger.")[1].split(".")[0]
+            int(part.split(".log.trigger.")[1].split(".")[0])
             for part in text.split('"')
             if ".log.trigger." in part
         }
-        assert len(jobs) >= 2, f"generate[{ti['map_index']}]: trigger logs from jobs {jobs} only"
         assert FIRED_MARK in text
+        if ti["map_index"] in held[victim_job]:
+            assert victim_job in jobs and len(jobs) >= 2, (
+                f"generate[{ti['map_index']}]: trigger logs from jobs {jobs} only"
+            )
     e2e.record(
         RESTART_DAG,
         creates=RESTARTED,
+        cancels=0,
+        held_by_killed=len(held[victim_job]),
+        killed=f"{victim.name} (job {victim_job})",
+        taken_over_by_jobs=sorted(takers),
+        replacement_job=replacement.job_id,
         remote_statuses_at_kill=sorted(statuses.values()),
         retried_after_71580=check_retries(stack, RESTART_DAG, run_id, tis),
     )
 
 
 # ----------------------------------------------------------------------------------------------------------
-# 4. the UI in headless Chromium: the connection form, and a finished task's "Runway task" link
+# 5. a triggerer stalls (SIGSTOP) past the health threshold and resumes (apache/airflow#73454)
+# ----------------------------------------------------------------------------------------------------------
+def test_stalled_triggerer_resumes_without_cancelling_moved_triggers(stack: Any) -> None:
+    """The stalled triggerer's triggers move to the other one; when it resumes it drops the triggers it no
+    longer owns. Dropping a trigger that moved is not a user's cancel: the remote tasks must run on."""
+    control = stack.sims["stall"].control
+    control.add_fault("timing", path="create", times=STALLED, pending_seconds=1, running_seconds=80)
+    run_id = stack.trigger(STALL_DAG)
+
+    def all_deferred_and_polled() -> dict[int, list[int]] | None:
+        stack.check_alive()
+        tis = stack.task_instances(STALL_DAG, run_id)
+        if len(tis) != STALLED or not all(ti["state"] == "deferred" and holder(ti) for ti in tis):
+            assert all(ti["state"] in ("scheduled", "queued", "running", "deferred", None) for ti in tis)
+            return None
+        gets = control.accounting()["gets"]
+        if len(gets) == STALLED and all(n >= 2 for n in gets.values()):
+            return holdings(tis)
+        return None
+
+    held = e2e.wait_for("every stall task to be deferred and polled", all_deferred_and_polled, 240)
+    e2e.log(f"{STALL_DAG}: triggers held by job { ({job: len(ids) for job, ids in held.items()}) }")
+    assert len(held) == 2, f"both triggerers should hold some of the {STALLED} triggers: {held}"
+    victim_job = max(held, key=lambda job: len(held[job]))
+    (other_job,) = set(held) - {victim_job}
+    victim = stack.triggerer(victim_job)
+    moved = set(held[victim_job])
+    remote_of = {
+        int(ti["map_index"]): stack.api(
+            "GET",
+            f"/dags/{STALL_DAG}/dagRuns/{e2e._q(run_id)}/taskInstances/generate/xcomEntries/runway_task_id"
+            f"?map_index={ti['map_index']}",
+        )["value"]
+        for ti in stack.task_instances(STALL_DAG, run_id)
+    }
+    gets_before = {remote_of[i]: control.task(remote_of[i])["gets"] for i in moved}
+    sample = stack.task_instances(STALL_DAG, run_id)[0]
+    e2e.record(
+        STALL_DAG,
+        api_triggerer_job_field=(sample.get("triggerer_job") or {}).get("job_type"),
+        trigger_triggerer_id=holder(sample),
+    )
+
+    victim.signal_group(signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    e2e.log(f"SIGSTOP to {victim.name} (job {victim_job}, {len(moved)} triggers), group {victim.popen.pid}")
+    try:
+
+        def reassigned() -> float | None:
+            stack.check_alive()
+            tis = {ti["map_index"]: ti for ti in stack.task_instances(STALL_DAG, run_id)}
+            moved_all = all(holder(tis[i]) == other_job for i in moved)
+            polled = all(control.task(remote_of[i])["gets"] > gets_before[remote_of[i]] for i in moved)
+            elapsed = time.monotonic() - stopped_at
+            return elapsed if moved_all and polled and elapsed >= STALL_SECONDS else None
+
+        stalled_for = e2e.wait_for(
+            "the stalled triggerer's triggers to move to the other one and be polled there", reassigned, 120
+        )
+        active = {i: control.task(remote_of[i])["status"] for i in moved}
+    finally:
+        victim.signal_group(signal.SIGCONT)
+    e2e.log(
+        f"SIGCONT to {victim.name} after {stalled_for:.0f} s; remote statuses {collections.Counter(active.values())}"
+    )
+    # The scenario only tests something if the moved tasks were still running when their old owner woke up.
+    assert set(active.values()) <= ACTIVE, active
+
+    state = stack.wait_run(STALL_DAG, run_id, timeout=300)
+    tis = stack.task_instances(STALL_DAG, run_id)
+    accounting = control.accounting()
+    tries = collections.Counter(ti["try_number"] for ti in tis)
+    e2e.record(
+        STALL_DAG,
+        state=state,
+        held={str(job): len(ids) for job, ids in held.items()},
+        held_by_stalled=len(moved),
+        stalled=f"{victim.name} (job {victim_job})",
+        stalled_seconds=round(stalled_for, 1),
+        creates=len(accounting["creates"]),
+        cancels=len(accounting["cancels"]),
+        cancel_kinds=dict(collections.Counter(c["kind"] for c in accounting["cancels"])),
+        try_numbers={str(k): v for k, v in sorted(tries.items())},
+        ti_states=dict(collections.Counter(ti["state"] for ti in tis)),
+        remote_statuses=dict(collections.Counter(accounting["statuses"].values())),
+    )
+    assert accounting["cancels"] == [], (
+        f"{len(accounting['cancels'])} healthy remote task(s) cancelled when the stalled triggerer resumed "
+        f"(it held {len(moved)}): {accounting['cancels'][:3]}"
+    )
+    assert len(accounting["creates"]) == STALLED
+    assert state == "success", collections.Counter(ti["state"] for ti in tis)
+    assert {ti["state"] for ti in tis} == {"success"}
+    assert tries == {1: STALLED}, f"retried: {[(ti['map_index'], ti['try_number']) for ti in tis]}"
+    assert set(accounting["statuses"].values()) == {"SUCCEEDED"}
+    assert victim.alive(), "the resumed triggerer died"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 6. the UI in headless Chromium: the connection form, and a finished task's "Runway task" link
 # ----------------------------------------------------------------------------------------------------------
 CHROMIUM_ARGS = [
     "--headless",
@@ -415,3 +695,73 @@ def test_ui_connection_form_and_runway_task_link(
     expect(remote.locator("body")).to_contain_text("SUCCEEDED")
     shot(remote, "06-runway-task-link-opened.png")
     e2e.record("ui", screenshots=sorted(p.name for p in SCREENSHOTS.glob("*.png")), extra_link=remote.url)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 7. a pool of 2 slots that counts deferred tasks: never more than 2 generations at once at Runway
+# ----------------------------------------------------------------------------------------------------------
+def test_pool_counting_deferred_tasks_caps_remote_concurrency(stack: Any, pool_run: dict[str, Any]) -> None:
+    run_id = pool_run["run_id"]
+    state = stack.wait_run(POOL_DAG, run_id, timeout=300)
+    tis = stack.task_instances(POOL_DAG, run_id)
+    accounting = stack.sims["pool"].control.accounting()
+    e2e.record(
+        POOL_DAG,
+        state=state,
+        run_seconds=stack.run_seconds(POOL_DAG, run_id),
+        pool_slots=POOL_SLOTS,
+        peak_in_flight=accounting["peak_in_flight"],
+        creates=len(accounting["creates"]),
+        try_numbers=dict(collections.Counter(str(ti["try_number"]) for ti in tis)),
+    )
+    assert accounting["peak_in_flight"] <= POOL_SLOTS, accounting["peak_in_flight"]
+    assert accounting["peak_in_flight"] == POOL_SLOTS, "the pool never let two generations run together"
+    assert state == "success", collections.Counter(ti["state"] for ti in tis)
+    assert {ti["state"] for ti in tis} == {"success"} and len(tis) == POOLED
+    assert {ti["pool"] for ti in tis} == {POOL}
+    assert len(accounting["creates"]) == POOLED
+    assert accounting["cancels"] == []
+    assert set(accounting["statuses"].values()) == {"SUCCEEDED"}
+    # Every one of them waited deferred (so the pool counted deferred tasks, not only running ones).
+    for ti in tis:
+        text = stack.task_log(POOL_DAG, run_id, "generate", ti["try_number"], ti["map_index"])
+        assert DEFERRED_MARK in text, f"generate[{ti['map_index']}] never deferred"
+    e2e.record(POOL_DAG, retried_after_71580=check_retries(stack, POOL_DAG, run_id, tis))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 8. a gateway that hides new tasks for 2 minutes (task_not_exist): no extra create, outputs saved
+# ----------------------------------------------------------------------------------------------------------
+def test_gateway_hiding_new_tasks_for_two_minutes(stack: Any, gateway_slow_run: dict[str, Any]) -> None:
+    run_id = gateway_slow_run["run_id"]
+    state = stack.wait_run(SLOW_DAG, run_id, timeout=420)
+    tis = {ti["task_id"]: ti for ti in stack.task_instances(SLOW_DAG, run_id)}
+    accounting = stack.sims["gateway_slow"].control.accounting()
+    creates = {
+        name: [
+            c["task_id"] for c in creates_for(stack.sims["gateway_slow"].control, f"e2e-gateway-slow {name}")
+        ]
+        for name in ("deferred", "synchronous")
+    }
+    outputs = sorted((stack.outputs / "gateway-slow").glob("*"))
+    e2e.record(
+        SLOW_DAG,
+        state=state,
+        run_seconds=stack.run_seconds(SLOW_DAG, run_id),
+        not_exist_seconds=e2e.GATEWAY_SLOW_NOT_EXIST_SECONDS,
+        creates={name: len(ids) for name, ids in creates.items()},
+        try_numbers={name: ti["try_number"] for name, ti in tis.items()},
+        ti_states={name: ti["state"] for name, ti in tis.items()},
+        outputs=[p.name for p in outputs],
+    )
+    assert {name: len(ids) for name, ids in creates.items()} == {"deferred": 1, "synchronous": 1}, creates
+    assert len(accounting["creates"]) == 2
+    for name, ti in tis.items():
+        assert ti["state"] == "success", (
+            f"{name}: {ti['state']} on try {ti['try_number']}:\n"
+            + stack.task_log(SLOW_DAG, run_id, name, ti["try_number"])[-3000:]
+        )
+    for ids in creates.values():
+        saved = stack.outputs / "gateway-slow" / f"{ids[0]}_0.mp4"
+        assert saved.is_file() and saved.stat().st_size > 0 and is_mp4(saved), (saved, outputs)
+    assert set(accounting["statuses"].values()) == {"SUCCEEDED"}

@@ -2,7 +2,12 @@
 
 * ``runway_e2e_mapped``: 50 mapped image-to-video generations on the gateway flavor, all deferrable.
 * ``runway_e2e_cancel``: one generation on the runway flavor that the test marks failed while deferred.
-* ``runway_e2e_restart``: a few generations on the runway flavor, waiting while the triggerer is killed.
+* ``runway_e2e_restart``: a few generations on the runway flavor, waiting while a triggerer is killed.
+* ``runway_e2e_stall``: 20 long generations while a triggerer is stopped (SIGSTOP) and resumed.
+* ``runway_e2e_pool``: 10 generations in a pool of 2 slots that counts deferred tasks.
+* ``runway_e2e_gateway_slow``: a deferrable and a synchronous task on a gateway that hides new tasks for
+  2 minutes (``task_not_exist``), saving their outputs.
+* ``runway_e2e_worker_kill``: one synchronous generation whose worker the test kills mid-wait.
 
 Every waiting task has ``retries=2``: Airflow 3.3 can fail a task when many deferred tasks resume at the
 same moment (apache/airflow#71580). A retry re-attaches to the same remote task (durable execution), so
@@ -11,6 +16,7 @@ the tests can still demand exactly one create per generation; they report every 
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -20,6 +26,11 @@ from airflow_provider_runway.operators.runway import RunwayImageToVideoOperator
 
 MAPPED = 50
 RESTARTED = 6
+STALLED = 20
+POOLED = 10
+POOL = "runway_e2e_pool"
+#: under the stack's temporary AIRFLOW_HOME (set by runway_e2e_stack.airflow_env)
+OUTPUT = os.environ.get("RUNWAY_E2E_OUTPUT", "/tmp/runway-e2e-output")
 IMAGE = "https://example.com/runway-e2e/frame.png"
 COMMON = {
     "model": "gen4_turbo",
@@ -66,6 +77,50 @@ def runway_e2e_restart():
     ).expand(prompt_text=[f"e2e-restart clip {i}" for i in range(RESTARTED)])
 
 
+@dag(dag_id="runway_e2e_stall", **DAG_ARGS)
+def runway_e2e_stall():
+    RunwayImageToVideoOperator.partial(
+        task_id="generate", runway_conn_id="runway_stall", prompt_image=IMAGE, **COMMON
+    ).expand(prompt_text=[f"e2e-stall clip {i}" for i in range(STALLED)])
+
+
+@dag(dag_id="runway_e2e_pool", **DAG_ARGS)
+def runway_e2e_pool():
+    # The pool (2 slots, include_deferred) is created by the test before the run.
+    RunwayImageToVideoOperator.partial(
+        task_id="generate", runway_conn_id="runway_pool", prompt_image=IMAGE, pool=POOL, **COMMON
+    ).expand(prompt_text=[f"e2e-pool clip {i}" for i in range(POOLED)])
+
+
+@dag(dag_id="runway_e2e_gateway_slow", **DAG_ARGS)
+def runway_e2e_gateway_slow():
+    # The provider's default not_exist_grace: the point is how the defaults cope with a slow gateway.
+    slow = {**COMMON, "retry_delay": timedelta(seconds=5), "output_path": OUTPUT + "/gateway-slow/"}
+    for deferrable in (True, False):
+        RunwayImageToVideoOperator(
+            task_id="deferred" if deferrable else "synchronous",
+            runway_conn_id="runway_gateway_slow",
+            prompt_image=IMAGE,
+            prompt_text=f"e2e-gateway-slow {'deferred' if deferrable else 'synchronous'}",
+            **{**slow, "deferrable": deferrable},
+        )
+
+
+@dag(dag_id="runway_e2e_worker_kill", **DAG_ARGS)
+def runway_e2e_worker_kill():
+    RunwayImageToVideoOperator(
+        task_id="generate",
+        runway_conn_id="runway_worker",
+        prompt_image=IMAGE,
+        prompt_text="e2e-worker a clip whose worker dies",
+        **{**COMMON, "deferrable": False, "output_path": OUTPUT + "/worker-kill/"},
+    )
+
+
 runway_e2e_mapped()
 runway_e2e_cancel()
 runway_e2e_restart()
+runway_e2e_stall()
+runway_e2e_pool()
+runway_e2e_gateway_slow()
+runway_e2e_worker_kill()
