@@ -7,8 +7,10 @@ DEFAULT_AIRFLOW_VERSION := 3.3.2
 ifeq ($(AIRFLOW_VERSION),$(DEFAULT_AIRFLOW_VERSION))
 VENV ?= .venv
 VERSION_PYTEST_ARGS :=
+E2E_BUILD := build/e2e
 else
 VENV ?= .venv-airflow-$(AIRFLOW_VERSION)
+E2E_BUILD := build/e2e-airflow-$(AIRFLOW_VERSION)
 # Older Airflow warns about its own internal imports (FutureWarning subclasses); the strict filter is
 # there to catch deprecated imports in *our* code, which the run on the default release does.
 VERSION_PYTEST_ARGS := -W default::FutureWarning
@@ -43,12 +45,14 @@ test: lint typecheck unit
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-# A real Airflow (api-server, scheduler, dag-processor, triggerer) against the simulator, plus headless
-# Chromium (installed with apt-get when missing); screenshots and logs land in build/e2e/.
+# A real Airflow (api-server, scheduler, dag-processor, two triggerers, LocalExecutor) on a throwaway
+# PostgreSQL against the simulator, plus headless Chromium (PostgreSQL and Chromium installed with apt-get
+# when missing); screenshots, logs and summary.json land in build/e2e/ (build/e2e-airflow-<version>/ for
+# another AIRFLOW_VERSION). E2E_TIMEOUT bounds each test, in seconds.
 E2E_TIMEOUT ?= 900
 e2e: $(STAMP)
-	RUNWAY_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider -v --timeout=$(E2E_TIMEOUT) \
-		$(VERSION_PYTEST_ARGS) $(PYTEST_ARGS)
+	RUNWAY_E2E=1 RUNWAY_E2E_BUILD=$(E2E_BUILD) $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider -v \
+		--timeout=$(E2E_TIMEOUT) $(VERSION_PYTEST_ARGS) $(PYTEST_ARGS)
 
 # Benchmarks run in their own venv, benchmarks/.venv: the package (editable) plus what only the benchmarks
 # need (apache-airflow-providers-http and -dbt-cloud to compare import cost, psutil, py-spy, pyinstrument),

@@ -29,7 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DAGS = Path(__file__).resolve().parent / "dags"
-BUILD = ROOT / "build" / "e2e"
+#: screenshots, logs and summary.json (``make e2e`` on another Airflow version gets a folder of its own)
+BUILD = ROOT / os.environ.get("RUNWAY_E2E_BUILD", "build/e2e")
 
 GATEWAY_KEY = "sk-e2e-gateway"
 DIRECT_KEY = "key_e2e_direct"

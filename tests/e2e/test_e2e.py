@@ -75,10 +75,12 @@ def creates_for(control: Any, prefix: str) -> list[dict[str, Any]]:
 
 
 def holder(ti: dict[str, Any]) -> int | None:
-    """The triggerer job that holds a deferred TI's trigger. (The API's ``triggerer_job`` field is not
-    it: it is the TI's ``queued_by_job``, the scheduler job that queued it.)"""
+    """The triggerer job that holds a deferred TI's trigger (``None``: not picked up yet)."""
     trigger = ti.get("trigger") or {}
-    return trigger.get("triggerer_id")
+    job = trigger.get("triggerer_id")
+    # The API's triggerer_job (a Job row, through the trigger) names the same job.
+    assert job == (ti.get("triggerer_job") or {}).get("id"), (trigger, ti.get("triggerer_job"))
+    return job
 
 
 def holdings(tis: list[dict[str, Any]]) -> dict[int, list[int]]:
@@ -491,9 +493,12 @@ def test_stalled_triggerer_resumes_without_cancelling_moved_triggers(stack: Any)
 
     held = e2e.wait_for("every stall task to be deferred and polled", all_deferred_and_polled, 240)
     e2e.log(f"{STALL_DAG}: triggers held by job { ({job: len(ids) for job, ids in held.items()}) }")
-    assert len(held) == 2, f"both triggerers should hold some of the {STALLED} triggers: {held}"
+    alive = {stack.procs[name].job_id for name in e2e.TRIGGERERS}
+    assert set(held) <= alive, f"triggers held by jobs {set(held)}, the running triggerers are {alive}"
+    # Usually both hold some (whichever loop looks first takes a new trigger); should one hold all, the
+    # other still takes them over, so the scenario stands either way.
     victim_job = max(held, key=lambda job: len(held[job]))
-    (other_job,) = set(held) - {victim_job}
+    (other_job,) = alive - {victim_job}
     victim = stack.triggerer(victim_job)
     moved = set(held[victim_job])
     remote_of = {
@@ -505,12 +510,6 @@ def test_stalled_triggerer_resumes_without_cancelling_moved_triggers(stack: Any)
         for ti in stack.task_instances(STALL_DAG, run_id)
     }
     gets_before = {remote_of[i]: control.task(remote_of[i])["gets"] for i in moved}
-    sample = stack.task_instances(STALL_DAG, run_id)[0]
-    e2e.record(
-        STALL_DAG,
-        api_triggerer_job_field=(sample.get("triggerer_job") or {}).get("job_type"),
-        trigger_triggerer_id=holder(sample),
-    )
 
     victim.signal_group(signal.SIGSTOP)
     stopped_at = time.monotonic()
@@ -546,6 +545,7 @@ def test_stalled_triggerer_resumes_without_cancelling_moved_triggers(stack: Any)
         state=state,
         held={str(job): len(ids) for job, ids in held.items()},
         held_by_stalled=len(moved),
+        held_by_other_before=len(held.get(other_job, [])),
         stalled=f"{victim.name} (job {victim_job})",
         stalled_seconds=round(stalled_for, 1),
         creates=len(accounting["creates"]),
