@@ -509,18 +509,21 @@ def test_stalled_triggerer_resumes_without_cancelling_moved_triggers(stack: Any)
         )["value"]
         for ti in stack.task_instances(STALL_DAG, run_id)
     }
-    gets_before = {remote_of[i]: control.task(remote_of[i])["gets"] for i in moved}
-
     victim.signal_group(signal.SIGSTOP)
     stopped_at = time.monotonic()
+    # A poll the victim sent just before the stop may still be counted: its successor must poll twice.
+    gets_before = {remote_of[i]: control.task(remote_of[i])["gets"] for i in moved}
     e2e.log(f"SIGSTOP to {victim.name} (job {victim_job}, {len(moved)} triggers), group {victim.popen.pid}")
+    moved_after: list[float] = []  # seconds from the stop until every trigger had moved
     try:
 
         def reassigned() -> float | None:
             stack.check_alive()
             tis = {ti["map_index"]: ti for ti in stack.task_instances(STALL_DAG, run_id)}
             moved_all = all(holder(tis[i]) == other_job for i in moved)
-            polled = all(control.task(remote_of[i])["gets"] > gets_before[remote_of[i]] for i in moved)
+            if moved_all and not moved_after:
+                moved_after.append(round(time.monotonic() - stopped_at, 1))
+            polled = all(control.task(remote_of[i])["gets"] >= gets_before[remote_of[i]] + 2 for i in moved)
             elapsed = time.monotonic() - stopped_at
             return elapsed if moved_all and polled and elapsed >= STALL_SECONDS else None
 
@@ -548,6 +551,7 @@ def test_stalled_triggerer_resumes_without_cancelling_moved_triggers(stack: Any)
         held_by_other_before=len(held.get(other_job, [])),
         stalled=f"{victim.name} (job {victim_job})",
         stalled_seconds=round(stalled_for, 1),
+        seconds_until_moved=moved_after[0] if moved_after else None,
         creates=len(accounting["creates"]),
         cancels=len(accounting["cancels"]),
         cancel_kinds=dict(collections.Counter(c["kind"] for c in accounting["cancels"])),
