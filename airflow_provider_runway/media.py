@@ -1,10 +1,11 @@
 """Inputs and outputs: local and object-storage files in, generated files out before their URLs expire.
 
-Inputs (``prompt_image``, ``video_uri``, reference images) may be an https URL, a data URI or a
+Inputs (``prompt_image``, ``video_uri``, reference images and audio) may be an https URL, a data URI or a
 ``runway://`` URI (passed through), or a file: a local path, ``file://`` or any object-storage URL that
 ``ObjectStoragePath`` or fsspec knows (``s3://``, ``gs://``, ``memory://``...). A file goes as a data URI
-when it fits Runway's data-URI limit, through Runway's upload endpoint when larger (Runway direct, up to
-200 MB), and is otherwise refused before any paid call, naming the limit and the size.
+when the whole URI fits the ``maxLength`` Runway's spec gives that field (the caller passes it), through
+Runway's upload endpoint when larger (Runway direct, up to 200 MB), and is otherwise refused before any
+paid call, naming the limit and the size.
 
 Outputs are streamed in 1 MB chunks (constant memory) to ``<output_path>/<runway_task_id>_<n>.<ext>``
 through a temporary name, so a failed download never leaves a partial file under the final name.
@@ -25,25 +26,38 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import urlsplit
 
 from airflow_provider_runway.exceptions import RunwayConfigurationError, RunwayError, RunwayValidationError
-from airflow_provider_runway.models import (
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    IMAGE_DATA_URI_LIMIT,
-    VIDEO_DATA_URI_LIMIT,
-    is_loopback_host,
-    redact_url,
-)
+from airflow_provider_runway.models import DEFAULT_MAX_DOWNLOAD_BYTES, is_loopback_host, redact_url
 
 if TYPE_CHECKING:
     from airflow_provider_runway.hooks.runway import RunwayHook
     from airflow_provider_runway.models import RunwayTask
 
-AssetKind = Literal["image", "video"]
+AssetKind = Literal["image", "video", "audio"]
 UPLOAD_MIN_BYTES = 512
 UPLOAD_MAX_BYTES = 200 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
 
 IMAGE_EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 VIDEO_EXTENSIONS = {".mp4": "video/mp4", ".mov": "video/quicktime", ".m4v": "video/mp4"}
+AUDIO_EXTENSIONS = {
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+}
+EXTENSIONS: dict[str, dict[str, str]] = {
+    "image": IMAGE_EXTENSIONS,
+    "video": VIDEO_EXTENSIONS,
+    "audio": AUDIO_EXTENSIONS,
+}
+#: The stand-in for a file while the rest of a request is validated (before any file is read or uploaded).
+PLACEHOLDERS = {
+    "image": "data:image/png;base64,AAAA",
+    "video": "data:video/mp4;base64,AAAA",
+    "audio": "data:audio/mpeg;base64,AAAA",
+}
 REMOTE_PREFIXES = ("https://", "http://", "data:", "runway://")
 #: fsspec protocols that fetch from any network host (and ``a::b`` chains, which can wrap them): a file
 #: argument never goes through them, so a templated input cannot make the worker fetch an internal URL.
@@ -133,6 +147,8 @@ def _sniff(head: bytes, kind: AssetKind, declared: str | None) -> str | None:
         return "image/webp"
     if head.startswith((b"GIF87a", b"GIF89a")):
         return "image/gif"
+    if kind == "audio":
+        return _sniff_audio(head, declared)
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         return (
@@ -142,6 +158,20 @@ def _sniff(head: bytes, kind: AssetKind, declared: str | None) -> str | None:
         )
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
         return declared or "video/quicktime"
+    return None
+
+
+def _sniff_audio(head: bytes, declared: str | None) -> str | None:
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/aac" if declared == "audio/aac" and head[1] & 0x06 == 0 else "audio/mpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    if head[4:8] == b"ftyp":
+        return "audio/mp4"
     return None
 
 
@@ -163,7 +193,7 @@ def inspect_file(value: Any, kind: AssetKind, field: str, *, conn_id: str | None
     with fs.open(location.path, "rb") as handle:
         head = handle.read(16)
     ext = posixpath.splitext(location.path)[1].lower()
-    allowed = IMAGE_EXTENSIONS if kind == "image" else VIDEO_EXTENSIONS
+    allowed = EXTENSIONS[kind]
     mime = _sniff(head, kind, allowed.get(ext))
     if mime == "image/gif":
         raise RunwayValidationError(field, f"{location.url} is a GIF; Runway takes JPEG, PNG or WebP images")
@@ -176,13 +206,9 @@ def inspect_file(value: Any, kind: AssetKind, field: str, *, conn_id: str | None
 
 
 def data_uri_length(size: int, mime: str) -> int:
-    """Length of the base64 text of a file of ``size`` bytes (what Runway's data-URI limit counts)."""
-    del mime
-    return 4 * ((size + 2) // 3)
-
-
-def data_uri_limit(kind: AssetKind) -> int:
-    return IMAGE_DATA_URI_LIMIT if kind == "image" else VIDEO_DATA_URI_LIMIT
+    """Length of the whole data URI of a file of ``size`` bytes, ``data:<mime>;base64,`` included: what
+    the ``maxLength`` of Runway's spec counts."""
+    return len(f"data:{mime};base64,") + 4 * ((size + 2) // 3)
 
 
 def read_data_uri(asset: LocalAsset) -> str:
@@ -200,15 +226,16 @@ def resolve_asset(
     field: str,
     *,
     uploader: Uploader | None,
+    limit: int,
     conn_id: str | None = None,
 ) -> Any:
-    """One asset reference as Runway takes it; files become data URIs or uploads, or are refused."""
+    """One asset reference as Runway takes it; files become data URIs (when the whole URI is at most
+    ``limit`` characters) or uploads, or are refused."""
     if is_remote_reference(value):
         return value.strip()
     if isinstance(value, dict) or value is None or isinstance(value, (int, float, bool)):
         return value  # not a file reference: the body validation reports it, naming the field
     asset = inspect_file(value, kind, field, conn_id=conn_id)
-    limit = data_uri_limit(kind)
     encoded = data_uri_length(asset.size, asset.mime)
     if encoded <= limit:
         return read_data_uri(asset)
@@ -216,9 +243,9 @@ def resolve_asset(
     if uploader is None:
         raise RunwayValidationError(
             field,
-            f"{asset.location.url} is {asset.size / mb:.1f} MB ({encoded / mb:.1f} MB as base64), over the "
-            f"{limit // mb} MB data-URI limit for {kind}s, and this connection has no upload endpoint (the "
-            "CometAPI gateway has none): host the file on https, or use Runway direct for uploads up to 200 MB",
+            f"{asset.location.url} is {asset.size / mb:.1f} MB, a data URI of {encoded} characters: over the "
+            f"{limit} Runway's spec takes here, and this connection has no upload endpoint (the CometAPI "
+            "gateway has none): host the file on https, or use Runway direct for uploads up to 200 MB",
         )
     if asset.size > UPLOAD_MAX_BYTES:
         raise RunwayValidationError(
@@ -237,40 +264,33 @@ def resolve_assets(
     field: str,
     *,
     uploader: Uploader | None,
+    limit: int,
     conn_id: str | None = None,
 ) -> Any:
-    """Resolve a single reference, or each URI in a list of strings / ``{"uri": ...}`` dicts."""
+    """Resolve a single reference, a ``{"uri": ...}`` dict, or each URI in a list of strings / such dicts."""
+
+    def one(item: Any, where: str) -> Any:
+        if isinstance(item, dict) and "uri" in item:
+            uri = resolve_asset(
+                item["uri"], kind, f"{where}.uri", uploader=uploader, limit=limit, conn_id=conn_id
+            )
+            return {**item, "uri": uri}
+        return resolve_asset(item, kind, where, uploader=uploader, limit=limit, conn_id=conn_id)
+
     if isinstance(value, (list, tuple)):
-        resolved: list[Any] = []
-        for index, item in enumerate(value):
-            where = f"{field}[{index}]"
-            if isinstance(item, dict) and "uri" in item:
-                resolved.append(
-                    {
-                        **item,
-                        "uri": resolve_asset(
-                            item["uri"], kind, f"{where}.uri", uploader=uploader, conn_id=conn_id
-                        ),
-                    }
-                )
-            else:
-                resolved.append(resolve_asset(item, kind, where, uploader=uploader, conn_id=conn_id))
-        return resolved
+        return [one(item, f"{field}[{index}]") for index, item in enumerate(value)]
     if value is not None and not isinstance(value, (str, dict)) and hasattr(value, "__fspath__") is False:
         value = str(value)  # an ObjectStoragePath or similar
-    return resolve_asset(value, kind, field, uploader=uploader, conn_id=conn_id)
+    return one(value, field)
 
 
 def asset_digests(value: Any, kind: AssetKind, field: str, *, conn_id: str | None = None) -> Any:
     """The same shape as :func:`placeholder_assets`, with every file reference replaced by the sha256 of
     its content (read in 1 MB chunks): what the durable record's fingerprint counts, before any upload."""
     if isinstance(value, (list, tuple)):
-        return [
-            {**item, "uri": asset_digests(item["uri"], kind, f"{field}[{n}].uri", conn_id=conn_id)}
-            if isinstance(item, dict) and "uri" in item
-            else asset_digests(item, kind, f"{field}[{n}]", conn_id=conn_id)
-            for n, item in enumerate(value)
-        ]
+        return [asset_digests(item, kind, f"{field}[{n}]", conn_id=conn_id) for n, item in enumerate(value)]
+    if isinstance(value, dict) and "uri" in value:
+        return {**value, "uri": asset_digests(value["uri"], kind, f"{field}.uri", conn_id=conn_id)}
     if value is None or isinstance(value, (dict, int, float, bool)) or is_remote_reference(value):
         return value
     asset = inspect_file(value, kind, field, conn_id=conn_id)
@@ -284,17 +304,13 @@ def asset_digests(value: Any, kind: AssetKind, field: str, *, conn_id: str | Non
 def placeholder_assets(value: Any, kind: AssetKind) -> Any:
     """The same shape with every file reference replaced by a tiny valid data URI (for validating the
     rest of a request before any file is read or uploaded)."""
-    stand_in = "data:image/png;base64,AAAA" if kind == "image" else "data:video/mp4;base64,AAAA"
     if isinstance(value, (list, tuple)):
-        return [
-            {**item, "uri": placeholder_assets(item["uri"], kind)}
-            if isinstance(item, dict) and "uri" in item
-            else placeholder_assets(item, kind)
-            for item in value
-        ]
+        return [placeholder_assets(item, kind) for item in value]
+    if isinstance(value, dict) and "uri" in value:
+        return {**value, "uri": placeholder_assets(value["uri"], kind)}
     if value is None or isinstance(value, (dict, int, float, bool)) or is_remote_reference(value):
         return value
-    return stand_in
+    return PLACEHOLDERS[kind]
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -69,15 +69,12 @@ DEFAULT_MAX_POLL_FAILURES = 5
 DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 * 1024 * 1024
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
-MAX_PROMPT_TEXT = 1000  # UTF-16 code units (Runway)
-MAX_SEED = 4_294_967_295
-MAX_URL_LENGTH = 2048
-#: Runway's spec: asset URLs are at least 13 characters (``minLength``).
-MIN_URL_LENGTH = 13
-IMAGE_DATA_URI_LIMIT = 5 * 1024 * 1024
-VIDEO_DATA_URI_LIMIT = 16 * 1024 * 1024
-IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/webp"})
-VIDEO_MIME_TYPES = frozenset({"video/mp4", "video/quicktime", "video/mov"})
+#: Media types of data URIs, by input kind, whatever the model (no GIF; any ``audio/`` type for audio).
+MIME_TYPES = {
+    "image": frozenset({"image/jpeg", "image/jpg", "image/png", "image/webp"}),
+    "video": frozenset({"video/mp4", "video/quicktime", "video/mov"}),
+    "audio": frozenset({"audio/mpeg", "audio/mp3", "audio/wav", "audio/x-wav", "audio/mp4", "audio/ogg"}),
+}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1067,7 +1064,11 @@ def parse_created(payload: Any, endpoint: str) -> tuple[str, float | None]:
         if ident is None and isinstance(payload.get("data"), Mapping):  # a gateway envelope
             ident = payload["data"].get("task_id") or payload["data"].get("id")
         if isinstance(ident, str) and ident:
-            return ident, _parse_credits(payload.get("estimatedCost"))
+            estimate = payload.get("estimatedCost")
+            routing = payload.get("routing")
+            if estimate is None and isinstance(routing, Mapping):  # the Model Router's generate/*
+                estimate = routing.get("estimatedCost")
+            return ident, _parse_credits(estimate)
     # A 2xx answer: the server took the create and bills it; only its id is missing.
     raise RunwaySubmitUncertainError(
         f"Create POST {endpoint} answered without a task id ({_snippet(payload)}). The task may exist and be "
@@ -1109,81 +1110,8 @@ def redact_url(url: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Request bodies: validation before any paid call
+# Request bodies: what holds for every model (the rest is Runway's spec: see endpoints/)
 # --------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelRules:
-    """What the provider knows of one model: allowed ratios and durations, and required arguments."""
-
-    ratios: frozenset[str] | None = None
-    durations: frozenset[int] | None = None
-    max_prompt: int = MAX_PROMPT_TEXT
-    max_seed: int = MAX_SEED
-    #: argument names (prompt_text, ratio, duration) this model requires, per endpoint
-    requires: Mapping[str, frozenset[str]] = field(default_factory=dict)
-
-
-_GEN4_RATIOS = frozenset({"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"})
-_VEO31_RATIOS = frozenset({"1280:720", "720:1280", "1080:1920", "1920:1080"})
-
-#: Only models whose rules are documented (Runway's OpenAPI spec 2024-11-06, and the gateway's doc for
-#: gen3a_turbo and gen4_aleph); unknown models are left to the server to judge.
-KNOWN_MODEL_RULES: dict[str, ModelRules] = {
-    "gen4_turbo": ModelRules(
-        ratios=_GEN4_RATIOS,
-        durations=frozenset(range(2, 11)),
-        requires={"image_to_video": frozenset({"ratio"})},
-    ),
-    "gen4.5": ModelRules(
-        ratios=_GEN4_RATIOS,
-        durations=frozenset(range(2, 11)),
-        requires={"image_to_video": frozenset({"ratio", "duration", "prompt_text"})},
-    ),
-    "gen3a_turbo": ModelRules(
-        ratios=frozenset({"1280:768", "768:1280"}),
-        durations=frozenset({5, 10}),
-        max_prompt=512,
-        max_seed=999_999_999,
-    ),
-    "veo3": ModelRules(durations=frozenset({8})),
-    "veo3.1": ModelRules(
-        ratios=_VEO31_RATIOS,
-        durations=frozenset({4, 6, 8}),
-        requires={"image_to_video": frozenset({"ratio"})},
-    ),
-    "veo3.1_fast": ModelRules(
-        ratios=_VEO31_RATIOS,
-        durations=frozenset({4, 6, 8}),
-        requires={"image_to_video": frozenset({"ratio"})},
-    ),
-    "hailuo3": ModelRules(
-        requires={"image_to_video": frozenset({"prompt_text"}), "video_to_video": frozenset({"prompt_text"})}
-    ),
-    "wan3": ModelRules(requires={"image_to_video": frozenset({"prompt_text"})}),
-    "gen4_aleph": ModelRules(requires={"video_to_video": frozenset({"prompt_text"})}),
-    "gemini_omni_flash": ModelRules(requires={"video_to_video": frozenset({"prompt_text"})}),
-}
-
-
-def check_required(endpoint: str, model: str, arguments: Mapping[str, Any]) -> None:
-    """Arguments a known model requires on this endpoint; unknown models are left to the server."""
-    rules = KNOWN_MODEL_RULES.get(model)
-    if rules is None:
-        return
-    for name in sorted(rules.requires.get(endpoint, ())):
-        if arguments.get(name) is None:
-            raise RunwayValidationError(name, f"is required for model {model} on {endpoint}")
-
-
-#: video_to_video models whose input video goes in ``promptVideo`` rather than ``videoUri`` (Runway's spec).
-PROMPT_VIDEO_MODELS = frozenset({"hailuo3", "seedance2", "seedance2_fast", "seedance2_mini", "seedance2_5"})
-PUBLIC_FIGURE_THRESHOLDS = frozenset({"auto", "low"})
-
-
-def utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
 def check_model(model: Any, field_name: str = "model") -> str:
     if not isinstance(model, str) or not model.strip():
         raise RunwayValidationError(
@@ -1194,126 +1122,9 @@ def check_model(model: Any, field_name: str = "model") -> str:
     return model.strip()
 
 
-def check_prompt_text(
-    text: Any, model: str, *, required: bool, field_name: str = "prompt_text"
-) -> str | None:
-    if text is None or (isinstance(text, str) and not text.strip() and not required):
-        if required:
-            raise RunwayValidationError(field_name, "is required")
-        return None
-    if not isinstance(text, str):
-        raise RunwayValidationError(field_name, f"must be a string, got {type(text).__name__}")
-    if required and not text.strip():
-        raise RunwayValidationError(field_name, "is required and must not be blank")
-    limit = KNOWN_MODEL_RULES.get(model, ModelRules()).max_prompt
-    length = utf16_length(text)
-    if length > limit:
-        raise RunwayValidationError(
-            field_name, f"is {length} characters (UTF-16 units); {model} allows at most {limit}"
-        )
-    if "\x00" in text:
-        raise RunwayValidationError(field_name, "must not contain NUL characters")
-    _check_utf8(text, field_name)
-    return text
-
-
-def _coerce_int(value: Any, field_name: str) -> int:
-    if isinstance(value, bool):
-        raise RunwayValidationError(field_name, f"must be a whole number, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,20}\s*", value):
-        return int(value)  # a rendered Jinja template gives a string
-    raise RunwayValidationError(field_name, f"must be a whole number, got {value!r:.60}")
-
-
-def _check_utf8(text: str, field_name: str) -> None:
-    """The body is sent as UTF-8: a lone surrogate (e.g. from a broken decode upstream) cannot be."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise RunwayValidationError(
-            field_name, f"is not valid Unicode (an unpaired surrogate at position {err.start})"
-        ) from None
-
-
-def check_seed(seed: Any, model: str, field_name: str = "seed") -> int | None:
-    if seed is None or seed == "":
-        return None
-    number = _coerce_int(seed, field_name)
-    limit = KNOWN_MODEL_RULES.get(model, ModelRules()).max_seed
-    if not 0 <= number <= limit:
-        raise RunwayValidationError(field_name, f"must be between 0 and {limit}, got {number}")
-    return number
-
-
-def check_duration(duration: Any, model: str, field_name: str = "duration") -> int | None:
-    if duration is None or duration == "":
-        return None
-    number = _coerce_int(duration, field_name)
-    rules = KNOWN_MODEL_RULES.get(model)
-    if rules and rules.durations is not None and number not in rules.durations:
-        allowed = ", ".join(str(d) for d in sorted(rules.durations))
-        raise RunwayValidationError(
-            field_name, f"{model} accepts durations {allowed} (seconds), got {number}"
-        )
-    if not 1 <= number <= 60:
-        raise RunwayValidationError(field_name, f"must be a number of seconds between 1 and 60, got {number}")
-    return number
-
-
-def check_ratio(ratio: Any, model: str, field_name: str = "ratio") -> str | None:
-    if ratio is None or ratio == "":
-        return None
-    if not isinstance(ratio, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,16}(:[0-9]{1,5})?", ratio.strip()):
-        raise RunwayValidationError(
-            field_name, f"must look like '1280:720' (or a model keyword), got {ratio!r:.60}"
-        )
-    value = ratio.strip()
-    rules = KNOWN_MODEL_RULES.get(model)
-    if rules and rules.ratios is not None and value not in rules.ratios:
-        allowed = ", ".join(sorted(rules.ratios))
-        raise RunwayValidationError(field_name, f"{model} accepts ratios {allowed}, got {value}")
-    return value
-
-
-def check_bool(value: Any, field_name: str) -> bool | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
-        return value.strip().lower() == "true"
-    raise RunwayValidationError(field_name, f"must be true or false, got {value!r:.60}")
-
-
-def check_content_moderation(value: Any, field_name: str = "content_moderation") -> dict[str, Any] | None:
-    if value is None or value == {}:
-        return None
-    if not isinstance(value, Mapping):
-        raise RunwayValidationError(field_name, "must be a dict such as {'publicFigureThreshold': 'low'}")
-    result: dict[str, Any] = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise RunwayValidationError(field_name, "keys must be strings")
-        wire = {"public_figure_threshold": "publicFigureThreshold"}.get(key, key)
-        if wire == "publicFigureThreshold":
-            if not isinstance(item, str) or item not in PUBLIC_FIGURE_THRESHOLDS:
-                raise RunwayValidationError(
-                    f"{field_name}.publicFigureThreshold", f"must be 'auto' or 'low', got {item!r}"
-                )
-        try:
-            json.dumps(item, ensure_ascii=False).encode("utf-8")
-        except (TypeError, ValueError):
-            raise RunwayValidationError(f"{field_name}.{key}", "must be JSON-serialisable") from None
-        result[wire] = item
-    return result
-
-
-def _data_uri_info(uri: str, field_name: str) -> tuple[str, int]:
-    """(mime type, length of the base64 text) of a data URI, checking that it decodes."""
+def _data_uri_mime(uri: str, field_name: str) -> str:
+    """The media type of a data URI, checking that it is base64 that decodes (its length is the spec's
+    to judge: ``maxLength`` of the whole URI, per field and model)."""
     match = re.match(r"data:([\w.+-]+/[\w.+-]+)((?:;[\w-]+=[\w.+-]+)*);base64,", uri[:300], re.IGNORECASE)
     if not match:
         raise RunwayValidationError(field_name, "data URIs must look like data:<mime type>;base64,<data>")
@@ -1324,17 +1135,12 @@ def _data_uri_info(uri: str, field_name: str) -> tuple[str, int]:
         base64.b64decode(payload[: 4096 - (4096 % 4)] if len(payload) > 4096 else payload, validate=True)
     except (binascii.Error, ValueError):
         raise RunwayValidationError(field_name, "the data URI's base64 payload is not valid base64") from None
-    return match.group(1).lower(), len(payload)
+    return match.group(1).lower()
 
 
 def check_https_url(uri: str, field_name: str, *, allow_loopback_http: bool = False) -> str:
-    """Runway's URL rules: https, a hostname (not an IP address), at most 2048 characters."""
-    if len(uri) > MAX_URL_LENGTH:
-        raise RunwayValidationError(
-            field_name, f"URLs may be at most {MAX_URL_LENGTH} characters, got {len(uri)}"
-        )
-    if len(uri) < MIN_URL_LENGTH:
-        raise RunwayValidationError(field_name, f"URLs are at least {MIN_URL_LENGTH} characters, got {uri!r}")
+    """Runway's URL rules that hold for every field: https, a hostname (not an IP address), no whitespace.
+    (How long a URL may be is the spec's ``maxLength``, per field.)"""
     try:
         parts = urlsplit(uri)
         host = parts.hostname
@@ -1357,26 +1163,20 @@ def check_https_url(uri: str, field_name: str, *, allow_loopback_http: bool = Fa
     return uri
 
 
-def check_asset_uri(uri: Any, field_name: str, kind: Literal["image", "video"]) -> str:
-    """An asset reference as Runway takes it: https URL, data URI (size and type checked) or ``runway://``."""
+def check_asset_uri(uri: Any, field_name: str, kind: Literal["image", "video", "audio"]) -> str:
+    """An input as Runway takes it whatever the model: an https URL, a data URI of the argument's kind
+    (no GIF) that decodes, or a ``runway://`` upload URI. Lengths are the spec's (per field and model)."""
     if not isinstance(uri, str) or not uri.strip():
         raise RunwayValidationError(field_name, f"must be a URL or data URI string, got {type(uri).__name__}")
     uri = uri.strip()
     _check_utf8(uri, field_name)
     lowered = uri[:16].lower()
     if lowered.startswith("data:"):
-        mime, length = _data_uri_info(uri, field_name)
-        allowed = IMAGE_MIME_TYPES if kind == "image" else VIDEO_MIME_TYPES
-        if mime not in allowed:
+        mime = _data_uri_mime(uri, field_name)
+        allowed = MIME_TYPES[kind]
+        if mime not in allowed and not (kind == "audio" and mime.startswith("audio/")):
             names = ", ".join(sorted(allowed))
             raise RunwayValidationError(field_name, f"{kind} data URIs must be one of {names}, got {mime}")
-        limit = IMAGE_DATA_URI_LIMIT if kind == "image" else VIDEO_DATA_URI_LIMIT
-        if length > limit:
-            raise RunwayValidationError(
-                field_name,
-                f"the {kind} data URI is {length / 1048576:.1f} MB of base64; the limit is {limit // 1048576} MB "
-                "(use a URL or an upload for larger files)",
-            )
         return "data:" + uri[len("data:") :]  # the scheme in lower case, as the API matches it
     if lowered.startswith("runway://"):
         if len(uri) <= len("runway://"):
@@ -1391,158 +1191,18 @@ def check_asset_uri(uri: Any, field_name: str, kind: Literal["image", "video"]) 
     )
 
 
-def check_prompt_image(value: Any, field_name: str = "prompt_image") -> str | list[dict[str, str]]:
-    if isinstance(value, str):
-        return check_asset_uri(value, field_name, "image")
-    if isinstance(value, (list, tuple)) and value:
-        frames: list[dict[str, str]] = []
-        positions: set[str] = set()
-        for index, item in enumerate(value):
-            where = f"{field_name}[{index}]"
-            if isinstance(item, str):
-                item = {"uri": item, "position": "first" if index == 0 else "last"}
-            if not isinstance(item, Mapping) or "uri" not in item:
-                raise RunwayValidationError(
-                    where, "must be a URI or a dict {'uri': ..., 'position': 'first'|'last'}"
-                )
-            position = item.get("position", "first")
-            if position not in ("first", "last"):
-                raise RunwayValidationError(
-                    f"{where}.position", f"must be 'first' or 'last', got {position!r}"
-                )
-            if position in positions:
-                raise RunwayValidationError(f"{where}.position", f"{position!r} is given twice")
-            positions.add(position)
-            frames.append(
-                {"uri": check_asset_uri(item["uri"], f"{where}.uri", "image"), "position": position}
-            )
-        if len(frames) > 2:
-            raise RunwayValidationError(field_name, "takes at most two frames (first and last)")
-        return frames
-    raise RunwayValidationError(
-        field_name,
-        f"must be a URI string or a list of {{'uri', 'position'}} frames, got {type(value).__name__}",
-    )
-
-
-def check_references(value: Any, field_name: str = "references") -> list[dict[str, str]] | None:
-    if value is None or value == []:
-        return None
-    if not isinstance(value, (list, tuple)):
+def _check_utf8(text: str, field_name: str) -> None:
+    """The body is sent as UTF-8: a lone surrogate (e.g. from a broken decode upstream) cannot be."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
         raise RunwayValidationError(
-            field_name, "must be a list of image URIs or {'type': 'image', 'uri': ...}"
-        )
-    result = []
-    for index, item in enumerate(value):
-        where = f"{field_name}[{index}]"
-        if isinstance(item, str):
-            item = {"type": "image", "uri": item}
-        if not isinstance(item, Mapping) or "uri" not in item:
-            raise RunwayValidationError(where, "must be an image URI or {'type': 'image', 'uri': ...}")
-        if item.get("type", "image") != "image":
-            raise RunwayValidationError(
-                f"{where}.type", f"only 'image' references exist, got {item.get('type')!r}"
-            )
-        result.append({"type": "image", "uri": check_asset_uri(item["uri"], f"{where}.uri", "image")})
-    return result
-
-
-def merge_extra_body(body: dict[str, Any], extra_body: Any, named: Iterable[str] = ()) -> dict[str, Any]:
-    """Add fields the provider does not name yet; a field it names must be set through its argument.
-
-    :param named: every wire field the builder names, set or not: extra_body must not bypass its check.
-    """
-    if extra_body is None or extra_body == {}:
-        return body
-    if not isinstance(extra_body, Mapping):
-        raise RunwayValidationError(
-            "extra_body", f"must be a dict of extra JSON fields, got {type(extra_body).__name__}"
-        )
-    for key, value in extra_body.items():
-        if not isinstance(key, str) or not key:
-            raise RunwayValidationError("extra_body", f"keys must be non-empty strings, got {key!r}")
-        if key in body or key in named:
-            raise RunwayValidationError(
-                f"extra_body.{key}", "is a named argument (validated there); set it there"
-            )
-        try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except (TypeError, ValueError):
-            raise RunwayValidationError(f"extra_body.{key}", "must be JSON-serialisable") from None
-        body[key] = value
-    return body
-
-
-def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def build_image_to_video_body(
-    *,
-    prompt_image: Any,
-    model: Any,
-    prompt_text: Any = None,
-    seed: Any = None,
-    duration: Any = None,
-    ratio: Any = None,
-    watermark: Any = None,
-    content_moderation: Any = None,
-    extra_body: Any = None,
-) -> dict[str, Any]:
-    """The camelCase body of ``POST /v1/image_to_video``; raises RunwayValidationError naming the field."""
-    model_name = check_model(model)
-    fields = {
-        "model": model_name,
-        "promptImage": check_prompt_image(prompt_image),
-        "promptText": check_prompt_text(prompt_text, model_name, required=False),
-        "seed": check_seed(seed, model_name),
-        "duration": check_duration(duration, model_name),
-        "ratio": check_ratio(ratio, model_name),
-        "watermark": check_bool(watermark, "watermark"),
-        "contentModeration": check_content_moderation(content_moderation),
-    }
-    body = merge_extra_body(_drop_none(fields), extra_body, named=fields)
-    _check_required_wire("image_to_video", model_name, body)
-    return body
-
-
-_WIRE_NAMES = {"prompt_text": "promptText", "ratio": "ratio", "duration": "duration"}
-
-
-def _check_required_wire(endpoint: str, model: str, body: Mapping[str, Any]) -> None:
-    check_required(endpoint, model, {name: body.get(wire) for name, wire in _WIRE_NAMES.items()})
-
-
-def build_video_to_video_body(
-    *,
-    video_uri: Any,
-    prompt_text: Any,
-    model: Any,
-    seed: Any = None,
-    references: Any = None,
-    ratio: Any = None,
-    content_moderation: Any = None,
-    extra_body: Any = None,
-) -> dict[str, Any]:
-    """The body of ``POST /v1/video_to_video``; the input goes in ``promptVideo`` for the models that use it."""
-    model_name = check_model(model)
-    video_key = "promptVideo" if model_name in PROMPT_VIDEO_MODELS else "videoUri"
-    fields = {
-        "model": model_name,
-        video_key: check_asset_uri(video_uri, "video_uri", "video"),
-        "promptText": check_prompt_text(prompt_text, model_name, required=False),
-        "seed": check_seed(seed, model_name),
-        "references": check_references(references),
-        "ratio": check_ratio(ratio, model_name),
-        "contentModeration": check_content_moderation(content_moderation),
-    }
-    body = merge_extra_body(_drop_none(fields), extra_body, named=fields)
-    _check_required_wire("video_to_video", model_name, body)
-    return body
+            field_name, f"is not valid Unicode (an unpaired surrogate at position {err.start})"
+        ) from None
 
 
 def check_generic_body(body: Any, field_name: str = "body") -> dict[str, Any]:
-    """A body for an endpoint the provider does not model: a JSON object with a model name."""
+    """A body as it goes on the wire: a JSON object, with a valid model name when it names one."""
     if not isinstance(body, Mapping):
         raise RunwayValidationError(field_name, f"must be a dict (the JSON body), got {type(body).__name__}")
     try:
@@ -1643,266 +1303,3 @@ def credit_balance(organization: Mapping[str, Any]) -> float:
             f"the organization answer has no numeric creditBalance: {_snippet(organization)}"
         )
     return float(value)
-
-
-# --------------------------------------------------------------------------------------------------------
-# More endpoints: text_to_image, video_upscale, text_to_video, character_performance
-# --------------------------------------------------------------------------------------------------------
-_IMAGE_RATIOS_GEN4 = frozenset(
-    {
-        "1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768", "1920:1080",
-        "1080:1920", "2112:912", "1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720",
-    }
-)  # fmt: skip
-
-
-def _with_rules(model: str, *, requires: Mapping[str, frozenset[str]] | None = None, **changes: Any) -> None:
-    """Add a model, or extend a known one with more endpoints' required arguments or corrected limits."""
-    rules = KNOWN_MODEL_RULES.get(model, ModelRules())
-    merged = {**rules.requires, **(requires or {})}
-    KNOWN_MODEL_RULES[model] = replace(rules, requires=merged, **changes)
-
-
-# Runway's OpenAPI spec (2024-11-06): text_to_image and text_to_video require these arguments per model;
-# prompt limits are per model (the same on every endpoint that takes the model).
-_T2I = "text_to_image"
-_T2V = "text_to_video"
-_with_rules(
-    "gen4_image_turbo",
-    ratios=_IMAGE_RATIOS_GEN4,
-    requires={_T2I: frozenset({"prompt_text", "ratio", "reference_images"})},
-)
-_with_rules("gen4_image", ratios=_IMAGE_RATIOS_GEN4, requires={_T2I: frozenset({"prompt_text", "ratio"})})
-for _model, _limit in {
-    "gpt_image_2": 32000,
-    "gemini_image3_pro": 5500,
-    "gemini_image3.1_flash": 5500,
-    "muse_image": 4000,
-    "seedream5_pro": 4000,
-    "seedream5_lite": 4000,
-    "grok_imagine_image_2": 2500,
-}.items():
-    _with_rules(_model, max_prompt=_limit, requires={_T2I: frozenset({"prompt_text", "ratio"})})
-_with_rules("gen4.5", requires={_T2V: frozenset({"prompt_text", "ratio", "duration"})})
-_with_rules("veo3.1", requires={_T2V: frozenset({"prompt_text", "ratio"})})
-_with_rules("veo3.1_fast", requires={_T2V: frozenset({"prompt_text", "ratio"})})
-for _model, _limit in {
-    "hailuo3": 6000,
-    "happyhorse_1_0": 2500,
-    "seedance2": 3500,
-    "seedance2_fast": 3500,
-    "seedance2_mini": 3500,
-    "gemini_omni_flash": 4000,
-    "grok_imagine_1_5": 2500,
-    "wan3": 20000,
-}.items():
-    _with_rules(_model, max_prompt=_limit, requires={_T2V: frozenset({"prompt_text"})})
-_with_rules("seedance2_5", max_prompt=15000)
-_with_rules("act_two", ratios=_GEN4_RATIOS)
-#: gen4.5 takes fewer ratios from text than from an image.
-TEXT_TO_VIDEO_RATIOS: dict[str, frozenset[str]] = {"gen4.5": frozenset({"1280:720", "720:1280"})}
-#: models whose duration may be ``"auto"`` (billed at the maximum, refunded after).
-AUTO_DURATION_MODELS = frozenset({"seedance2", "seedance2_fast", "seedance2_mini", "seedance2_5"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".webm", ".m4v", ".mkv"})
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-
-
-def check_reference_images(value: Any, field_name: str = "reference_images") -> list[dict[str, Any]] | None:
-    """``referenceImages``: URIs or ``{"uri": ..., "tag"?: ..., ...}`` dicts (extra keys are kept)."""
-    if value is None or value == []:
-        return None
-    if not isinstance(value, (list, tuple)):
-        raise RunwayValidationError(
-            field_name, "must be a list of image URIs or {'uri': ..., 'tag': ...} dicts"
-        )
-    result: list[dict[str, Any]] = []
-    for index, item in enumerate(value):
-        where = f"{field_name}[{index}]"
-        if isinstance(item, str):
-            item = {"uri": item}
-        if not isinstance(item, Mapping) or "uri" not in item:
-            raise RunwayValidationError(where, "must be an image URI or a dict {'uri': ..., 'tag': ...}")
-        tag = item.get("tag")
-        if tag is not None and (not isinstance(tag, str) or not tag.strip()):
-            raise RunwayValidationError(f"{where}.tag", f"must be a non-empty string, got {tag!r:.40}")
-        result.append({**item, "uri": check_asset_uri(item["uri"], f"{where}.uri", "image")})
-    return result
-
-
-def _check_int_range(value: Any, field_name: str, low: int, high: int) -> int | None:
-    if value is None or value == "":
-        return None
-    number = _coerce_int(value, field_name)
-    if not low <= number <= high:
-        raise RunwayValidationError(field_name, f"must be between {low} and {high}, got {number}")
-    return number
-
-
-def _check_required_args(endpoint: str, model: str, arguments: Mapping[str, Any]) -> None:
-    check_required(endpoint, model, arguments)
-
-
-def build_text_to_image_body(
-    *,
-    prompt_text: Any,
-    model: Any,
-    ratio: Any = None,
-    reference_images: Any = None,
-    seed: Any = None,
-    content_moderation: Any = None,
-    extra_body: Any = None,
-) -> dict[str, Any]:
-    """The body of ``POST /v1/text_to_image`` (``promptText`` always; ``ratio`` and ``referenceImages``
-    as the model requires)."""
-    model_name = check_model(model)
-    fields = {
-        "model": model_name,
-        "promptText": check_prompt_text(prompt_text, model_name, required=True),
-        "ratio": check_ratio(ratio, model_name),
-        "referenceImages": check_reference_images(reference_images),
-        "seed": check_seed(seed, model_name),
-        "contentModeration": check_content_moderation(content_moderation),
-    }
-    body = merge_extra_body(_drop_none(fields), extra_body, named=fields)
-    _check_required_args(
-        _T2I,
-        model_name,
-        {
-            "prompt_text": body.get("promptText"),
-            "ratio": body.get("ratio"),
-            "reference_images": body.get("referenceImages"),
-        },
-    )
-    return body
-
-
-def build_video_upscale_body(
-    *, video_uri: Any, model: Any, resolution: Any = None, extra_body: Any = None
-) -> dict[str, Any]:
-    """The body of ``POST /v1/video_upscale``; model-specific knobs (``creativity``, ...) go in extra_body."""
-    model_name = check_model(model)
-    if resolution is not None and (
-        not isinstance(resolution, str) or not re.fullmatch(r"[0-9a-z]{1,8}", resolution)
-    ):
-        raise RunwayValidationError("resolution", f"must look like '2k' or '1080p', got {resolution!r:.40}")
-    fields = {
-        "model": model_name,
-        "videoUri": check_asset_uri(video_uri, "video_uri", "video"),
-        "resolution": resolution or None,
-    }
-    return merge_extra_body(_drop_none(fields), extra_body, named=fields)
-
-
-def build_text_to_video_body(
-    *,
-    prompt_text: Any,
-    model: Any,
-    ratio: Any = None,
-    duration: Any = None,
-    seed: Any = None,
-    content_moderation: Any = None,
-    extra_body: Any = None,
-) -> dict[str, Any]:
-    """The body of ``POST /v1/text_to_video``."""
-    model_name = check_model(model)
-    if duration == "auto" and model_name in AUTO_DURATION_MODELS:
-        checked_duration: Any = "auto"
-    else:
-        checked_duration = check_duration(duration, model_name)
-    checked_ratio = check_ratio(ratio, model_name)
-    allowed = TEXT_TO_VIDEO_RATIOS.get(model_name)
-    if checked_ratio is not None and allowed is not None and checked_ratio not in allowed:
-        raise RunwayValidationError(
-            "ratio",
-            f"{model_name} accepts ratios {', '.join(sorted(allowed))} on text_to_video, got {checked_ratio}",
-        )
-    fields = {
-        "model": model_name,
-        "promptText": check_prompt_text(prompt_text, model_name, required=False),
-        "ratio": checked_ratio,
-        "duration": checked_duration,
-        "seed": check_seed(seed, model_name),
-        "contentModeration": check_content_moderation(content_moderation),
-    }
-    body = merge_extra_body(_drop_none(fields), extra_body, named=fields)
-    _check_required_wire(_T2V, model_name, body)
-    return body
-
-
-def asset_kind_of(uri: Any) -> Literal["image", "video"] | None:
-    """``image`` or ``video`` from a data URI's type or a path's extension; None when it does not say."""
-    if not isinstance(uri, str):
-        path_like = hasattr(uri, "__fspath__") or type(uri).__name__ == "ObjectStoragePath"
-        uri = str(uri) if path_like else None
-    if not uri:
-        return None
-    head = uri.strip()[:32].lower()
-    if head.startswith("data:image/"):
-        return "image"
-    if head.startswith("data:video/"):
-        return "video"
-    if head.startswith("runway://"):
-        return None
-    path = urlsplit(uri.strip()).path if "://" in uri else uri.strip()
-    ext = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    if ext in VIDEO_EXTENSIONS:
-        return "video"
-    if ext in IMAGE_EXTENSIONS:
-        return "image"
-    return None
-
-
-def split_character(value: Any, kind: Any = None, field_name: str = "character") -> tuple[str, Any]:
-    """(``image`` or ``video``, the URI) of a character: ``{"type", "uri"}`` or a URI plus ``kind``
-    (or a data URI or file extension that says which)."""
-    if isinstance(value, Mapping):
-        if "uri" not in value:
-            raise RunwayValidationError(
-                field_name, "must be a URI or a dict {'type': 'image'|'video', 'uri': ...}"
-            )
-        kind = value.get("type", kind)
-        uri = value["uri"]
-    else:
-        uri = value
-    if kind is None:
-        kind = asset_kind_of(uri)
-    if kind not in ("image", "video"):
-        raise RunwayValidationError(
-            f"{field_name}.type",
-            f"must be 'image' or 'video', got {kind!r:.40} (give {{'type': ..., 'uri': ...}} when the URI does not say)",
-        )
-    return kind, uri
-
-
-def build_character_performance_body(
-    *,
-    character: Any,
-    reference: Any,
-    model: Any = "act_two",
-    seed: Any = None,
-    body_control: Any = None,
-    expression_intensity: Any = None,
-    ratio: Any = None,
-    content_moderation: Any = None,
-    extra_body: Any = None,
-) -> dict[str, Any]:
-    """The body of ``POST /v1/character_performance``: ``character`` is ``{"type": "image"|"video", "uri"}``
-    and ``reference`` is ``{"type": "video", "uri"}`` (a bare URI is accepted for either)."""
-    model_name = check_model(model)
-    kind, uri = split_character(character)
-    ref_kind, ref_uri = split_character(reference, "video", "reference")
-    if ref_kind != "video":
-        raise RunwayValidationError(
-            "reference.type", f"must be 'video' (a performance to copy), got {ref_kind!r}"
-        )
-    fields = {
-        "model": model_name,
-        "character": {"type": kind, "uri": check_asset_uri(uri, "character.uri", kind)},  # type: ignore[arg-type]
-        "reference": {"type": "video", "uri": check_asset_uri(ref_uri, "reference.uri", "video")},
-        "seed": check_seed(seed, model_name),
-        "bodyControl": check_bool(body_control, "body_control"),
-        "expressionIntensity": _check_int_range(expression_intensity, "expression_intensity", 1, 5),
-        "ratio": check_ratio(ratio, model_name),
-        "contentModeration": check_content_moderation(content_moderation),
-    }
-    return merge_extra_body(_drop_none(fields), extra_body, named=fields)

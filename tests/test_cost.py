@@ -73,8 +73,10 @@ def test_manifest_carries_estimated_and_final_credits(direct, mode):
 
 
 def test_text_to_image_estimate_counts_images(direct):
-    manifest = run_op(t2i(extra_body={"outputCount": 3}), make_context(), "deferred", resume_with=t2i())
-    assert manifest["estimated_credits"] == 15.0  # gen4_image: 5 credits per image
+    # gen4_image makes one image (Runway's spec lists no outputCount for it); muse_image up to ten
+    op = t2i(model="muse_image", ratio="1600:1600", output_count="3")
+    manifest = run_op(op, make_context(), "deferred", resume_with=t2i(model="muse_image"))
+    assert manifest["estimated_credits"] == 15.0  # 5 credits per image
     assert len(manifest["outputs"]) == 3
 
 

@@ -39,7 +39,7 @@ IMAGE = "https://example.com/cat.jpg"
 VIDEO = "https://example.com/cat.mp4"
 EXAMPLES = Path(__file__).parent.parent / "example_dags"
 INPUTS = EXAMPLES / "inputs"
-SPEC = Path(__file__).parent.parent / "airflow_provider_runway" / "testing" / "assets" / "openapi-subset.json"
+SPEC = Path(__file__).parent.parent / "airflow_provider_runway" / "endpoints" / "runway_openapi.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = {"poll_interval": 0.05, "max_poll_interval": 1.0}
 
@@ -216,13 +216,16 @@ def test_video_upscale_saves_an_mp4(either, mode, tmp_path):
     spec_validate("video_upscale", body)
 
 
-def test_video_upscale_knobs_go_through_extra_body():
+def test_video_upscale_knobs_are_named_arguments():
     op = RunwayVideoUpscaleOperator(
-        task_id="upscale", video_uri=VIDEO, extra_body={"creativity": 20, "flavor": "natural"}
+        task_id="upscale", video_uri=VIDEO, creativity="20", flavor="natural", fps_boost="true"
     )
     body = op.build_body({})
-    assert body["creativity"] == 20 and body["flavor"] == "natural"
+    assert body["creativity"] == 20 and body["flavor"] == "natural" and body["fpsBoost"] is True
     spec_validate("video_upscale", body)
+    with pytest.raises(RunwayValidationError) as info:
+        RunwayVideoUpscaleOperator(task_id="u", video_uri=VIDEO, extra_body={"creativity": 20}).build_body({})
+    assert info.value.field == "extra_body.creativity"  # a named field goes through its argument
     with pytest.raises(RunwayValidationError) as info:
         RunwayVideoUpscaleOperator(task_id="u", video_uri="ftp://x/y.mp4").build_body({})
     assert info.value.field == "video_uri"
@@ -415,7 +418,9 @@ def test_generate_operator_checks_before_any_request(direct, kwargs, field):
 
 def test_generate_operator_unknown_endpoint_on_the_gateway_names_it(gateway):
     op = RunwayGenerateOperator(
-        task_id="any", endpoint="sound_effect", body={"model": "eleven_text_to_sound_v2"}
+        task_id="any",
+        endpoint="sound_effect",
+        body={"model": "eleven_text_to_sound_v2", "promptText": "rain"},
     )
     with pytest.raises(RunwayConfigurationError, match=r"/v1/sound_effect.*No task was created"):
         op.execute(make_context())

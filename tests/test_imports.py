@@ -99,24 +99,42 @@ def test_no_network_file_process_or_thread_at_import(probe):
 
 
 def test_operator_and_sensor_modules_leave_runtime_machinery_unimported():
-    """DAG files import these on every parse: the trigger machinery, the hook, media (fsspec) and the
-    wait loop must load only when a task runs (BENCHMARKS.md, import cost)."""
+    """DAG files import these on every parse: the trigger machinery, the hook, media (fsspec), the wait loop,
+    and the endpoint registry, its request rules and the spec they come from must load only when a task
+    runs. Using a named operator loads its own endpoint module (its declaration) and nothing more."""
     code = (
         "import sys, json\n"
         "import airflow.sdk\n"
         "from airflow.sdk import BaseOperator, BaseSensorOperator\n"
+        "opened = []\n"
+        "sys.addaudithook(lambda e, a: opened.append(str(a[0])) if e == 'open' else None)\n"
         "before = set(sys.modules)\n"
         "import airflow_provider_runway.operators.runway, airflow_provider_runway.sensors.runway\n"
-        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+        "from airflow_provider_runway.operators.runway import (\n"
+        "    RunwayImageToVideoOperator, RunwayTextToSpeechOperator, RunwayGenerateOperator)\n"
+        "RunwayImageToVideoOperator(task_id='parse', prompt_image='/data/a.png', model='{{ params.m }}')\n"
+        "data = [path for path in opened if not path.endswith(('.py', '.pyc', '.so', '.pth'))]\n"
+        "print(json.dumps([sorted(set(sys.modules) - before), data]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    added = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    added_list, opened = json.loads(out.stdout.strip().splitlines()[-1])
+    added = set(added_list)
     for lazy in (
         "airflow.triggers.base",
         "airflow_provider_runway.triggers.runway",
         "airflow_provider_runway.hooks.runway",
         "airflow_provider_runway.media",
         "airflow_provider_runway.polling",
+        "airflow_provider_runway.endpoints._registry",
+        "airflow_provider_runway.endpoints._rules",
+        "airflow_provider_runway.endpoints._body",
+        "airflow_provider_runway.endpoints.video_to_video",  # only the modules of the operators used
     ):
         assert lazy not in added, f"{lazy} is imported when a DAG file is parsed"
     assert "airflow_provider_runway.operators.runway" in added
+    assert {
+        "airflow_provider_runway.endpoints.image_to_video",
+        "airflow_provider_runway.endpoints.text_to_speech",
+    } <= added
+    # the spec copy and the overlay are not read (Airflow 3.1's own operator init reads jsonschema's)
+    assert [path for path in opened if "airflow_provider_runway" in path and path.endswith(".json")] == []

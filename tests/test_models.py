@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from pathlib import Path
 
-import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from airflow_provider_runway import models
 from airflow_provider_runway.exceptions import (
@@ -1124,353 +1119,49 @@ def test_parse_created_plain_and_envelope():
 
 
 # ========================================================================================================
-# Body builders
+# What holds for every body (the rest is Runway's spec: tests/endpoints/)
 # ========================================================================================================
-def i2v(**kw):
-    args = {"prompt_image": PNG_URI, "model": "gen4_turbo", **kw}
-    if args["model"] == "gen4_turbo" and "ratio" not in kw:
-        args["ratio"] = "1280:720"  # required by gen4_turbo in Runway's spec
-    return models.build_image_to_video_body(**args)
-
-
-def v2v(**kw):
-    args = {"video_uri": "https://example.com/in.mp4", "prompt_text": "make it rain", "model": "aleph2", **kw}
-    return models.build_video_to_video_body(**args)
-
-
-def field_of(call, **kw):
-    with pytest.raises(RunwayValidationError) as info:
-        call(**kw)
-    assert info.value.field in str(info.value)
-    return info.value.field
-
-
-def test_image_to_video_body_camel_case():
-    body = i2v(
-        prompt_text="a cat",
-        seed="42",
-        duration=5,
-        ratio="1280:720",
-        watermark="false",
-        content_moderation={"public_figure_threshold": "low"},
-    )
-    assert body == {
-        "model": "gen4_turbo",
-        "promptImage": PNG_URI,
-        "promptText": "a cat",
-        "seed": 42,
-        "duration": 5,
-        "ratio": "1280:720",
-        "watermark": False,
-        "contentModeration": {"publicFigureThreshold": "low"},
-    }
-
-
-def test_image_to_video_minimal_body_omits_unset_fields():
-    assert i2v(model="brand_new_model") == {"model": "brand_new_model", "promptImage": PNG_URI}
-    assert i2v() == {"model": "gen4_turbo", "promptImage": PNG_URI, "ratio": "1280:720"}
-
-
-@pytest.mark.parametrize(
-    ("model", "missing"),
-    [("gen4_turbo", "ratio"), ("gen4.5", "duration"), ("veo3.1", "ratio"), ("hailuo3", "prompt_text")],
-)
-def test_known_models_required_fields(model, missing):
-    full = {"prompt_text": "a cat", "ratio": "1280:720", "duration": 4}
-    if model == "hailuo3":
-        full["ratio"] = "16:9"
-    del full[missing]
-    assert field_of(models.build_image_to_video_body, prompt_image=PNG_URI, model=model, **full) == missing
-
-
-@pytest.mark.parametrize(
-    ("seed", "ok_"),
-    [
-        (0, True),
-        (4_294_967_295, True),
-        (4_294_967_296, False),
-        (-1, False),
-        (True, False),
-        (10**30, False),
-        ("x", False),
-        (1.5, False),
-    ],
-)
-def test_seed(seed, ok_):
-    if ok_:
-        assert i2v(seed=seed)["seed"] == seed
-    else:
-        assert field_of(i2v, seed=seed) == "seed"
-
-
-def test_gen3a_turbo_has_its_own_seed_and_prompt_limits():
-    assert field_of(i2v, model="gen3a_turbo", seed=1_000_000_000) == "seed"
-    assert field_of(i2v, model="gen3a_turbo", prompt_text="x" * 513) == "prompt_text"
-    assert i2v(model="gen3a_turbo", prompt_text="x" * 512, seed=999_999_999, ratio="768:1280", duration=10)
-
-
-def test_ratio_checked_against_known_model_table():
-    assert field_of(i2v, ratio="1920:1080") == "ratio"
-    assert i2v(ratio="1584:672")["ratio"] == "1584:672"
-
-
-@pytest.mark.parametrize("model", ["gen4_aleph", "runway_next", "brand_new_model-2"])
-@pytest.mark.parametrize("ratio", ["1920:1080", "7:3", "adaptive"])
-def test_any_well_formed_ratio_for_unknown_models(model, ratio):
-    assert i2v(model=model, ratio=ratio)["ratio"] == ratio
-
-
-@pytest.mark.parametrize("ratio", ["1280:", ":720", 1280, "1:2:3", "12 80:720", "x" * 17, "16:9;drop"])
-def test_malformed_ratio(ratio):
-    assert field_of(i2v, model="brand_new_model", ratio=ratio) == "ratio"
-
-
-@pytest.mark.parametrize(
-    ("model", "ratio"),
-    [("hailuo3", "16:9"), ("hailuo3", "1:1"), ("hailuo3", "adaptive"), ("wan3", "auto_720p")],
-)
-def test_ratios_of_models_in_runways_spec_are_accepted(model, ratio):
-    """Runway's own spec lists these ratios; the provider must not reject them before the server sees them."""
-    assert i2v(model=model, ratio=ratio, prompt_text="x")["ratio"] == ratio
-
-
-@pytest.mark.parametrize(
-    ("model", "duration", "ok_"),
-    [
-        ("gen4_turbo", 2, True),
-        ("gen4_turbo", 10, True),
-        ("gen4_turbo", 1, False),
-        ("gen4_turbo", 11, False),
-        ("gen3a_turbo", 5, True),
-        ("gen3a_turbo", 7, False),
-        ("veo3", 8, True),
-        ("veo3", 5, False),
-        ("new_model", 15, True),
-        ("new_model", 0, False),
-        ("new_model", 61, False),
-        ("gen4_turbo", "5", True),
-        ("gen4_turbo", 5.5, False),
-        ("gen4_turbo", False, False),
-    ],
-)
-def test_duration(model, duration, ok_):
-    if ok_:
-        assert i2v(model=model, duration=duration)["duration"] == int(duration)
-    else:
-        assert field_of(i2v, model=model, duration=duration) == "duration"
-
-
-def test_prompt_text_counts_utf16_units():
-    astral = "\U0001f600"  # one code point, two UTF-16 units
-    assert models.utf16_length(astral) == 2
-    ok_text = astral * 500  # 500 code points, 1000 units
-    assert i2v(prompt_text=ok_text)["promptText"] == ok_text
-    too_long = astral * 500 + "a"  # 501 code points, 1001 units
-    assert len(too_long) < 1000
-    assert field_of(i2v, prompt_text=too_long) == "prompt_text"
-    assert field_of(i2v, prompt_text="a" * 1001) == "prompt_text"
-
-
-def test_prompt_text_type_and_nul():
-    assert field_of(i2v, prompt_text=123) == "prompt_text"
-    assert field_of(i2v, prompt_text="a\x00b") == "prompt_text"
-    assert "promptText" not in i2v(prompt_text="   ")
-
-
 @pytest.mark.parametrize("model", [None, "", "gen4 turbo", "x" * 101, 4])
 def test_model_name(model):
-    assert field_of(i2v, model=model) == "model"
-
-
-def data_uri(mime, payload_len):
-    return f"data:{mime};base64," + "A" * payload_len
-
-
-def test_image_data_uri_accepted_and_limited_to_5_mb():
-    small = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 64).decode()
-    assert i2v(prompt_image=small)["promptImage"] == small
-    assert i2v(prompt_image=data_uri("image/png", 5 * 1024 * 1024))
-    assert field_of(i2v, prompt_image=data_uri("image/png", 5 * 1024 * 1024 + 4)) == "prompt_image"
+    with pytest.raises(RunwayValidationError) as info:
+        models.check_model(model)
+    assert info.value.field == "model"
 
 
 @pytest.mark.parametrize(
-    "uri",
+    ("uri", "kind"),
     [
-        data_uri("image/gif", 64),
-        "data:image/png;base64,@@@@",
-        "data:image/png,rawbytes",
-        "data:image/png;base64,",
-        "http://example.com/a.png",
-        "https://93.184.216.34/a.png",
-        "https://[2001:db8::1]/a.png",
-        "https://example.com/" + "a" * 2048,
-        "ftp://example.com/a.png",
-        "/tmp/a.png",
-        "runway://",
-        "https://exa mple.com/a.png",
-        "",
-        None,
+        ("data:image/gif;base64,R0lGODlhAQABAAAAACw=", "image"),
+        ("data:image/png;base64,@@@@", "image"),
+        ("data:image/png,rawbytes", "image"),
+        ("data:image/png;base64,", "image"),
+        ("data:video/mp4;base64,AAAA", "image"),
+        ("data:image/png;base64,AAAA", "video"),
+        ("data:image/png;base64,AAAA", "audio"),
+        ("http://example.com/a.png", "image"),
+        ("https://93.184.216.34/a.png", "image"),
+        ("https://[2001:db8::1]/a.png", "image"),
+        ("ftp://example.com/a.png", "image"),
+        ("/tmp/a.png", "image"),
+        ("runway://", "image"),
+        ("https://exa mple.com/a.png", "image"),
+        ("", "image"),
+        (None, "image"),
     ],
 )
-def test_bad_prompt_images_name_the_field(uri):
-    assert field_of(i2v, prompt_image=uri) == "prompt_image"
+def test_asset_uris_break_a_rule_that_holds_for_every_model(uri, kind):
+    with pytest.raises(RunwayValidationError) as info:
+        models.check_asset_uri(uri, "prompt_image", kind)
+    assert info.value.field == "prompt_image"
 
 
-def test_url_at_the_length_limit_is_accepted():
-    url = "https://example.com/" + "a" * (2048 - len("https://example.com/"))
-    assert len(url) == 2048
-    assert i2v(prompt_image=url)["promptImage"] == url
-
-
-def test_runway_upload_uri_accepted():
-    assert i2v(prompt_image="runway://upload-token-123")["promptImage"] == "runway://upload-token-123"
-
-
-def test_first_and_last_frames():
-    body = i2v(prompt_image=[PNG_URI, "https://example.com/end.png"])
-    assert body["promptImage"] == [
-        {"uri": PNG_URI, "position": "first"},
-        {"uri": "https://example.com/end.png", "position": "last"},
-    ]
-    assert (
-        field_of(i2v, prompt_image=[{"uri": PNG_URI}, {"uri": PNG_URI, "position": "first"}])
-        == "prompt_image[1].position"
-    )
-    assert field_of(i2v, prompt_image=[PNG_URI, "http://example.com/x.png"]) == "prompt_image[1].uri"
-    assert field_of(i2v, prompt_image=[{"uri": PNG_URI, "position": "middle"}]) == "prompt_image[0].position"
-    assert field_of(i2v, prompt_image=[]) == "prompt_image"
-
-
-def test_content_moderation_and_watermark():
-    assert field_of(i2v, content_moderation={"publicFigureThreshold": "high"}) == (
-        "content_moderation.publicFigureThreshold"
-    )
-    assert field_of(i2v, content_moderation="low") == "content_moderation"
-    assert field_of(i2v, watermark="sometimes") == "watermark"
-    assert i2v(watermark=True)["watermark"] is True
-
-
-def test_extra_body_adds_fields_but_never_overrides_named_ones():
-    assert i2v(extra_body={"newFlag": True})["newFlag"] is True
-    assert field_of(i2v, seed=1, extra_body={"seed": 2}) == "extra_body.seed"
-    assert field_of(i2v, extra_body={"model": "other"}) == "extra_body.model"
-    assert field_of(i2v, extra_body={"x": object()}) == "extra_body.x"
-    assert field_of(i2v, extra_body=["seed"]) == "extra_body"
-
-
-@pytest.mark.parametrize(
-    ("name", "value"), [("seed", -1), ("duration", 99), ("ratio", "1:1"), ("promptText", 5)]
-)
-def test_extra_body_cannot_bypass_validation_of_named_fields(name, value):
-    """A named field must go through its argument even when the argument was left unset."""
-    assert field_of(i2v, extra_body={name: value}) == f"extra_body.{name}"
-
-
-def test_video_to_video_body():
-    body = v2v(seed=7, references=["https://example.com/ref.png"], ratio="1280:720")
-    assert body == {
-        "model": "aleph2",
-        "videoUri": "https://example.com/in.mp4",
-        "promptText": "make it rain",
-        "seed": 7,
-        "references": [{"type": "image", "uri": "https://example.com/ref.png"}],
-        "ratio": "1280:720",
-    }
-
-
-@pytest.mark.parametrize("model", sorted(models.PROMPT_VIDEO_MODELS))
-def test_prompt_video_models_use_prompt_video(model):
-    body = v2v(model=model)
-    assert body["promptVideo"] == "https://example.com/in.mp4" and "videoUri" not in body
-
-
-@pytest.mark.parametrize("model", ["gen4_aleph", "aleph2", "gemini_omni_flash"])
-def test_video_uri_models(model):
-    assert "videoUri" in v2v(model=model) and "promptVideo" not in v2v(model=model)
-
-
-def test_video_to_video_field_errors():
-    assert field_of(v2v, model="gen4_aleph", prompt_text=None) == "prompt_text"
-    assert field_of(v2v, model="hailuo3", prompt_text="  ") == "prompt_text"
-    assert "promptText" not in v2v(model="aleph2", prompt_text=None)  # optional for aleph2
-    assert field_of(v2v, video_uri=data_uri("image/png", 64)) == "video_uri"
-    assert field_of(v2v, video_uri=data_uri("video/mp4", 16 * 1024 * 1024 + 4)) == "video_uri"
-    assert v2v(video_uri=data_uri("video/mp4", 1024))["videoUri"].startswith("data:video/mp4")
-    assert field_of(v2v, references=[{"type": "video", "uri": PNG_URI}]) == "references[0].type"
-    assert field_of(v2v, references=["http://example.com/r.png"]) == "references[0].uri"
-    assert field_of(v2v, references="https://example.com/r.png") == "references"
-
-
-# --- against Runway's published OpenAPI request schemas ------------------------------------------------
-SPEC_PATH = Path("/work/shared/runway-openapi.json")
-
-
-@pytest.fixture(scope="module")
-def request_validator():
-    if not SPEC_PATH.exists():
-        pytest.skip(f"{SPEC_PATH} is not available")
-    spec = json.loads(SPEC_PATH.read_text())
-    root = "urn:runway-openapi"
-    registry = Registry().with_resource(root, Resource.from_contents(spec, default_specification=DRAFT202012))
-
-    def validator(endpoint: str) -> jsonschema.protocols.Validator:
-        pointer = f"/paths/~1v1~1{endpoint}/post/requestBody/content/application~1json/schema"
-        return jsonschema.Draft202012Validator({"$ref": f"{root}#{pointer}"}, registry=registry)
-
-    return validator
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param(
-            lambda: i2v(model="gen4_turbo", prompt_text="a cat", ratio="1280:720", duration=5, seed=1),
-            id="gen4_turbo",
-        ),
-        pytest.param(
-            lambda: i2v(
-                model="gen4.5",
-                prompt_image=[PNG_URI],
-                prompt_text="a cat walks",
-                ratio="960:960",
-                duration=5,
-                seed=4_294_967_295,
-                content_moderation={"public_figure_threshold": "auto"},
-            ),
-            id="gen4.5",
-        ),
-        pytest.param(
-            lambda: i2v(model="veo3.1", prompt_image="runway://token-abc", ratio="1080:1920", duration=8),
-            id="veo3.1",
-        ),
-        pytest.param(lambda: i2v(model="hailuo3", prompt_text="rain", ratio="16:9"), id="hailuo3"),
-    ],
-)
-def test_image_to_video_bodies_match_runways_schema(request_validator, body):
-    request_validator("image_to_video").validate(body())
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param(lambda: v2v(model="aleph2", seed=3), id="aleph2"),
-        pytest.param(lambda: v2v(model="gemini_omni_flash"), id="gemini_omni_flash"),
-        pytest.param(lambda: v2v(model="seedance2"), id="seedance2"),
-        pytest.param(lambda: v2v(model="hailuo3", ratio="9:16"), id="hailuo3"),
-    ],
-)
-def test_video_to_video_bodies_match_runways_schema(request_validator, body):
-    request_validator("video_to_video").validate(body())
-
-
-def test_schema_validation_is_not_vacuous(request_validator):
-    body = i2v(model="gen4_turbo", ratio="1280:720")
-    request_validator("image_to_video").validate(body)
-    del body["ratio"]  # gen4_turbo requires a ratio in Runway's spec
-    with pytest.raises(jsonschema.ValidationError):
-        request_validator("image_to_video").validate(body)
-    with pytest.raises(jsonschema.ValidationError):
-        request_validator("video_to_video").validate({**v2v(), "videoUri": "http://example.com/in.mp4"})
+def test_asset_uri_lengths_are_left_to_the_spec():
+    """How long a URL or data URI may be depends on the field and model: Runway's spec says, per field."""
+    assert models.check_asset_uri("https://example.com/" + "a" * 5000, "x", "image")
+    big = "data:video/mp4;base64," + "A" * (20 * 1024 * 1024)
+    assert models.check_asset_uri(big, "x", "video") == big
+    assert models.check_asset_uri("data:audio/flac;base64,AAAA", "x", "audio")
+    assert models.check_asset_uri("RUNWAY://token", "x", "image") == "runway://token"
 
 
 # ========================================================================================================
@@ -1501,7 +1192,7 @@ def test_redact_url_keeps_file_name_and_shortens_data_uris():
     assert models.redact_url("https://cdn.example.com/a/b/out.mp4?sig=1").endswith(
         "out.mp4?<signature redacted>"
     )
-    red = models.redact_url(data_uri("image/png", 5000))
+    red = models.redact_url("data:image/png;base64," + "A" * 5000)
     assert len(red) < 40 and "AAAA" not in red
     assert models.redact_url(None) == "<not a url>"
 

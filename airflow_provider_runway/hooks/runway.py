@@ -478,21 +478,30 @@ class RunwayHook(BaseHook):
     def submit_image_to_video(self, **arguments: Any) -> SubmittedTask:
         """Validate (before any request) and create an image-to-video task.
 
-        Arguments are those of :func:`~airflow_provider_runway.models.build_image_to_video_body`:
-        ``prompt_image``, ``model``, ``prompt_text``, ``seed``, ``duration``, ``ratio``, ``watermark``,
-        ``content_moderation``, ``extra_body``.
+        Arguments are those of
+        :class:`~airflow_provider_runway.operators.runway.RunwayImageToVideoOperator` that go in the body
+        (``prompt_image``, ``model``, ``prompt_text``, ``seed``, ``duration``, ``ratio``, ...,
+        ``extra_body``), as URIs: files are the operator's to read or upload.
         """
-        return self.submit("image_to_video", models.build_image_to_video_body(**arguments))
+        from airflow_provider_runway.endpoints import _body
+
+        return self.submit("image_to_video", _body.build_for("image_to_video", **arguments))
 
     async def asubmit_image_to_video(self, **arguments: Any) -> SubmittedTask:
-        return await self.asubmit("image_to_video", models.build_image_to_video_body(**arguments))
+        from airflow_provider_runway.endpoints import _body
+
+        return await self.asubmit("image_to_video", _body.build_for("image_to_video", **arguments))
 
     def submit_video_to_video(self, **arguments: Any) -> SubmittedTask:
         """Validate and create a video-to-video task (``video_uri``, ``prompt_text``, ``model``, ...)."""
-        return self.submit("video_to_video", models.build_video_to_video_body(**arguments))
+        from airflow_provider_runway.endpoints import _body
+
+        return self.submit("video_to_video", _body.build_for("video_to_video", **arguments))
 
     async def asubmit_video_to_video(self, **arguments: Any) -> SubmittedTask:
-        return await self.asubmit("video_to_video", models.build_video_to_video_body(**arguments))
+        from airflow_provider_runway.endpoints import _body
+
+        return await self.asubmit("video_to_video", _body.build_for("video_to_video", **arguments))
 
     # ----------------------------------------------------------------------------------------------------
     # Reading, cancelling, organization

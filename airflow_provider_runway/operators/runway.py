@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_runway import media
     from airflow_provider_runway.durable import TIKey
+    from airflow_provider_runway.endpoints._declare import Endpoint
     from airflow_provider_runway.hooks.runway import RunwayHook
 
 # media, polling, the hook and the trigger are imported where they are used: DAG files import this module
@@ -42,8 +47,8 @@ XCOM_TASK_URL = "runway_task_url"
 #: re-attaches (a new try clears XComs).
 XCOM_ESTIMATED_CREDITS = "runway_estimated_credits"
 ESTIMATED_CREDITS_KEY = "estimated_credits"
-#: endpoints the CometAPI gateway documents; any other is left to the server, with a clearer 404 message.
-GATEWAY_ENDPOINTS = ("image_to_video", "video_to_video", "text_to_image", "video_upscale")
+# GATEWAY_ENDPOINTS (the endpoints the CometAPI gateway documents; any other is left to the server, with a
+# clearer 404 message) and the named operators come from endpoints/ through __getattr__ below.
 #: the framework's defer timeout is this much later than the trigger's own deadline (the value lives in
 #: ``triggers.runway``, imported there only when a task runs; a test checks the two agree).
 DEFER_TIMEOUT_MARGIN = 300.0
@@ -236,11 +241,23 @@ class RunwayBaseOperator(BaseOperator):
         uploader = None if settings.looks_like_gateway else self.hook.upload_file
         self._resolved = {
             name: media.resolve_assets(
-                getattr(self, name), kind, name, uploader=uploader, conn_id=self.output_conn_id
+                getattr(self, name),
+                kind,
+                name,
+                uploader=uploader,
+                limit=self.data_uri_limit(name, kind),
+                conn_id=self.output_conn_id,
             )
             for name, kind in self.input_kinds().items()
         }
         return self.build_body(context)
+
+    def data_uri_limit(self, name: str, kind: media.AssetKind) -> int:
+        """The longest data URI (the whole string, as Runway's spec counts it) a file argument may become;
+        a larger file is uploaded (Runway direct) or refused."""
+        from airflow_provider_runway.endpoints import _body
+
+        return _body.DEFAULT_DATA_URI_LIMIT
 
     def prepare_inputs(self, context: Context) -> dict[str, Any]:
         """:meth:`check_request`, then :meth:`resolve_inputs`: the body a create would send."""
@@ -437,12 +454,15 @@ class RunwayBaseOperator(BaseOperator):
         except RunwayAPIError as err:
             if not models.is_missing_endpoint(err):
                 raise
+            from airflow_provider_runway.endpoints import _registry
+
             settings = self.hook.settings
             name = models.endpoint_path(self.endpoint)[len("/v1/") :]
             hint = ""
-            if settings.looks_like_gateway and name not in GATEWAY_ENDPOINTS:
+            documented = _registry.gateway_endpoints()
+            if settings.looks_like_gateway and name not in documented:
                 hint = (
-                    f" The CometAPI gateway documents only {', '.join(GATEWAY_ENDPOINTS)}: use a Runway "
+                    f" The CometAPI gateway documents only {', '.join(documented)}: use a Runway "
                     f"direct connection ({models.RUNWAY_DIRECT_BASE_URL}) for {name}."
                 )
             raise RunwayConfigurationError(
@@ -661,402 +681,220 @@ def _when(epoch: float | None) -> str:
     return " at " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
-class RunwayImageToVideoOperator(RunwayBaseOperator):
-    """Generate a video from an image (``POST /v1/image_to_video``).
+class RunwayEndpointOperator(RunwayBaseOperator):
+    """The operator of one endpoint declared in :mod:`airflow_provider_runway.endpoints`.
 
-    :param prompt_image: an https URL, a data URI, a ``runway://`` upload URI, or a list of
-        ``{"uri": ..., "position": "first"|"last"}`` frames (templated).
-    :param model: e.g. ``gen4_turbo``, ``gen4.5``, ``gen3a_turbo``, ``veo3``; unknown models are passed
-        through for the server to judge (templated).
-    :param prompt_text: what should happen (up to 1000 characters; templated).
-    :param seed: 0 to 4294967295 (templated).
-    :param duration: seconds (templated).
-    :param ratio: e.g. ``1280:720`` (templated).
-    :param watermark: add Runway's watermark.
-    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
-    :param extra_body: more JSON fields the provider does not name yet (templated).
+    Not used directly: each endpoint module that declares arguments gets its own subclass, made on first
+    import (``from airflow_provider_runway.operators.runway import RunwayImageToVideoOperator``) from its
+    declaration: the keyword-only signature, template fields (every argument, and ``extra_body``), file
+    inputs and output extension. The body is shaped and validated by
+    :func:`airflow_provider_runway.endpoints._body.build` against the model's rules from Runway's spec (or
+    the gateway overlay); a model neither lists is passed through with one warning.
     """
 
-    endpoint = "image_to_video"
-    input_fields: ClassVar[dict[str, media.AssetKind]] = {"prompt_image": "image"}
-    template_fields: Sequence[str] = (
-        *RunwayBaseOperator.template_fields,
-        "prompt_image",
-        "model",
-        "prompt_text",
-        "seed",
-        "duration",
-        "ratio",
-        "watermark",
-        "content_moderation",
-        "extra_body",
-    )
+    declared: ClassVar[Endpoint]
+    template_fields_renderers = {"extra_body": "json", "content_moderation": "json"}
 
-    def __init__(
-        self,
-        *,
-        prompt_image: Any,
-        model: str = "gen4_turbo",
-        prompt_text: str | None = None,
-        seed: int | str | None = None,
-        duration: int | str | None = None,
-        ratio: str | None = None,
-        watermark: bool | None = None,
-        content_moderation: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, **kwargs: Any) -> None:
+        declared = type(self).declared
+        own: dict[str, Any] = {}
+        for arg in declared.arguments:
+            if arg.name in kwargs:
+                own[arg.name] = kwargs.pop(arg.name)
+            elif arg.required:
+                raise TypeError(f"missing keyword argument {arg.name!r}")
+            else:
+                own[arg.name] = arg.default
+        extra_body = kwargs.pop("extra_body", None)
         super().__init__(**kwargs)
-        self.prompt_image = prompt_image
-        self.model = model
-        self.prompt_text = prompt_text
-        self.seed = seed
-        self.duration = duration
-        self.ratio = ratio
-        self.watermark = watermark
-        self.content_moderation = content_moderation
+        for name, value in own.items():
+            setattr(self, name, value)
         self.extra_body = extra_body
+        self._notes: tuple[str, ...] = ()
 
-    body_builder = staticmethod(models.build_image_to_video_body)
-    body_arguments = (
-        "prompt_image",
-        "model",
-        "prompt_text",
-        "seed",
-        "duration",
-        "ratio",
-        "watermark",
-        "content_moderation",
-        "extra_body",
-    )
-
-
-class RunwayVideoToVideoOperator(RunwayBaseOperator):
-    """Transform a video with a prompt (``POST /v1/video_to_video``).
-
-    :param video_uri: an https URL, a data URI or a ``runway://`` upload URI (templated).
-    :param prompt_text: what to change (required; templated).
-    :param model: e.g. ``gen4_aleph``, ``aleph2``; the seedance and hailuo models get ``promptVideo``.
-    :param seed: 0 to 4294967295 (templated).
-    :param references: image references: URIs or ``{"type": "image", "uri": ...}`` (templated).
-    :param ratio: output ratio (ignored by gen4_aleph, whose output follows the input).
-    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
-    :param extra_body: more JSON fields the provider does not name yet (templated).
-    """
-
-    endpoint = "video_to_video"
-    input_fields: ClassVar[dict[str, media.AssetKind]] = {"video_uri": "video", "references": "image"}
-    template_fields: Sequence[str] = (
-        *RunwayBaseOperator.template_fields,
-        "video_uri",
-        "prompt_text",
-        "model",
-        "seed",
-        "references",
-        "ratio",
-        "content_moderation",
-        "extra_body",
-    )
-
-    def __init__(
-        self,
-        *,
-        video_uri: str,
-        prompt_text: str,
-        model: str = "gen4_aleph",
-        seed: int | str | None = None,
-        references: list[Any] | None = None,
-        ratio: str | None = None,
-        content_moderation: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.video_uri = video_uri
-        self.prompt_text = prompt_text
-        self.model = model
-        self.seed = seed
-        self.references = references
-        self.ratio = ratio
-        self.content_moderation = content_moderation
-        self.extra_body = extra_body
-
-    body_builder = staticmethod(models.build_video_to_video_body)
-    body_arguments = (
-        "video_uri",
-        "prompt_text",
-        "model",
-        "seed",
-        "references",
-        "ratio",
-        "content_moderation",
-        "extra_body",
-    )
-
-
-class RunwayTextToImageOperator(RunwayBaseOperator):
-    """Generate images from a prompt (``POST /v1/text_to_image``; on Runway direct and the gateway).
-
-    :param prompt_text: what the image shows (required; templated).
-    :param model: e.g. ``gen4_image``, ``gen4_image_turbo`` (needs ``reference_images``), ``gpt_image_2``;
-        unknown models are passed through for the server to judge (templated).
-    :param ratio: output resolution, e.g. ``1920:1080`` (every model Runway lists requires it; templated).
-    :param reference_images: up to a few images: URIs, local paths or object-storage URLs, or
-        ``{"uri": ..., "tag": "name"}`` dicts (refer to a tag as ``@name`` in the prompt; templated).
-    :param seed: 0 to 4294967295 (templated).
-    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
-    :param extra_body: more JSON fields the provider does not name yet, e.g. ``{"outputCount": 2}``.
-    """
-
-    endpoint = "text_to_image"
-    default_output_ext = "png"
-    input_fields: ClassVar[dict[str, media.AssetKind]] = {"reference_images": "image"}
-    template_fields: Sequence[str] = (
-        *RunwayBaseOperator.template_fields,
-        "prompt_text",
-        "model",
-        "ratio",
-        "reference_images",
-        "seed",
-        "content_moderation",
-        "extra_body",
-    )
-
-    def __init__(
-        self,
-        *,
-        prompt_text: str,
-        model: str = "gen4_image",
-        ratio: str | None = None,
-        reference_images: list[Any] | None = None,
-        seed: int | str | None = None,
-        content_moderation: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.prompt_text = prompt_text
-        self.model = model
-        self.ratio = ratio
-        self.reference_images = reference_images
-        self.seed = seed
-        self.content_moderation = content_moderation
-        self.extra_body = extra_body
-
-    body_builder = staticmethod(models.build_text_to_image_body)
-    body_arguments = (
-        "prompt_text",
-        "model",
-        "ratio",
-        "reference_images",
-        "seed",
-        "content_moderation",
-        "extra_body",
-    )
-
-
-class RunwayVideoUpscaleOperator(RunwayBaseOperator):
-    """Upscale a video (``POST /v1/video_upscale``; on Runway direct and the gateway).
-
-    :param video_uri: an https URL, a data URI, a ``runway://`` upload URI, a local path or an
-        object-storage URL (templated).
-    :param model: ``magnific_video_upscaler_creative`` (Runway's spec); another name (such as the one a
-        gateway documents) is passed through for the server to judge (templated).
-    :param resolution: e.g. ``2k`` or ``4k`` (templated).
-    :param extra_body: the model's other knobs, e.g. ``{"creativity": 20, "flavor": "natural"}``.
-    """
-
-    endpoint = "video_upscale"
-    input_fields: ClassVar[dict[str, media.AssetKind]] = {"video_uri": "video"}
-    template_fields: Sequence[str] = (
-        *RunwayBaseOperator.template_fields,
-        "video_uri",
-        "model",
-        "resolution",
-        "extra_body",
-    )
-
-    def __init__(
-        self,
-        *,
-        video_uri: Any,
-        model: str = "magnific_video_upscaler_creative",
-        resolution: str | None = None,
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.video_uri = video_uri
-        self.model = model
-        self.resolution = resolution
-        self.extra_body = extra_body
-
-    body_builder = staticmethod(models.build_video_upscale_body)
-    body_arguments = ("video_uri", "model", "resolution", "extra_body")
-
-
-class RunwayTextToVideoOperator(RunwayBaseOperator):
-    """Generate a video from a prompt (``POST /v1/text_to_video``; Runway direct: the gateway does not
-    document it, so it answers 404 there and the task fails before anything is created or billed).
-
-    :param prompt_text: what should happen (templated; required by every model but ``seedance2_5``).
-    :param model: e.g. ``gen4.5`` (needs ``ratio`` 1280:720 or 720:1280 and ``duration``), ``veo3.1``;
-        unknown models are passed through (templated).
-    :param ratio: e.g. ``1280:720`` (templated).
-    :param duration: seconds (``"auto"`` for the seedance models; templated).
-    :param seed: 0 to 4294967295 (templated).
-    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
-    :param extra_body: more JSON fields the provider does not name yet, e.g. ``{"audio": true}``.
-    """
-
-    endpoint = "text_to_video"
-    template_fields: Sequence[str] = (
-        *RunwayBaseOperator.template_fields,
-        "prompt_text",
-        "model",
-        "ratio",
-        "duration",
-        "seed",
-        "content_moderation",
-        "extra_body",
-    )
-
-    def __init__(
-        self,
-        *,
-        prompt_text: str | None,
-        model: str = "gen4.5",
-        ratio: str | None = None,
-        duration: int | str | None = None,
-        seed: int | str | None = None,
-        content_moderation: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.prompt_text = prompt_text
-        self.model = model
-        self.ratio = ratio
-        self.duration = duration
-        self.seed = seed
-        self.content_moderation = content_moderation
-        self.extra_body = extra_body
-
-    body_builder = staticmethod(models.build_text_to_video_body)
-    body_arguments = ("prompt_text", "model", "ratio", "duration", "seed", "content_moderation", "extra_body")
-
-
-class RunwayCharacterPerformanceOperator(RunwayBaseOperator):
-    """Make a character act out a reference performance (``POST /v1/character_performance``, Act-Two;
-    Runway direct: the gateway does not document it, so it answers 404 there before anything is billed).
-
-    :param character: ``{"type": "image"|"video", "uri": ...}``, or a URI / path whose data-URI type or
-        file extension says which (else give ``character_type``); files are read or uploaded (templated).
-    :param reference: the performance video: ``{"type": "video", "uri": ...}`` or a URI / path (templated).
-    :param character_type: ``image`` or ``video`` when ``character`` is a bare URI that does not say.
-    :param model: ``act_two`` (templated).
-    :param seed: 0 to 4294967295 (templated).
-    :param body_control: apply body movement too, not only the face.
-    :param expression_intensity: 1 to 5 (templated).
-    :param ratio: e.g. ``1280:720`` (templated).
-    :param content_moderation: e.g. ``{"publicFigureThreshold": "low"}``.
-    :param extra_body: more JSON fields the provider does not name yet (templated).
-    """
-
-    endpoint = "character_performance"
-    template_fields: Sequence[str] = (
-        *RunwayBaseOperator.template_fields,
-        "character",
-        "reference",
-        "character_type",
-        "model",
-        "seed",
-        "body_control",
-        "expression_intensity",
-        "ratio",
-        "content_moderation",
-        "extra_body",
-    )
-
-    def __init__(
-        self,
-        *,
-        character: Any,
-        reference: Any,
-        character_type: str | None = None,
-        model: str = "act_two",
-        seed: int | str | None = None,
-        body_control: bool | None = None,
-        expression_intensity: int | str | None = None,
-        ratio: str | None = None,
-        content_moderation: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.character = character
-        self.reference = reference
-        self.character_type = character_type
-        self.model = model
-        self.seed = seed
-        self.body_control = body_control
-        self.expression_intensity = expression_intensity
-        self.ratio = ratio
-        self.content_moderation = content_moderation
-        self.extra_body = extra_body
-
-    # The URIs inside the {"type", "uri"} shapes are what may name files; their kind is the character's.
-    @property
-    def character_uri(self) -> Any:
-        return models.split_character(self.character, self.character_type or None)[1]
-
-    @property
-    def reference_uri(self) -> Any:
-        return models.split_character(self.reference, "video", "reference")[1]
+    def _values(self) -> dict[str, Any]:
+        values = {arg.name: self.input_value(arg.name) for arg in type(self).declared.arguments}
+        values["extra_body"] = self.extra_body
+        return values
 
     def input_kinds(self) -> dict[str, media.AssetKind]:
-        kind = models.split_character(self.character, self.character_type or None)[0]
-        return {"character_uri": "video" if kind == "video" else "image", "reference_uri": "video"}
+        from airflow_provider_runway.endpoints import _body
+
+        values = {arg.name: getattr(self, arg.name) for arg in type(self).declared.arguments}
+        kinds: dict[str, media.AssetKind] = {}
+        for arg in type(self).declared.arguments:
+            if not arg.file or values[arg.name] is None:
+                continue
+            if arg.form == "typed_media":
+                kinds[arg.name] = _body.typed_media_kind(arg, values[arg.name], values)[0]
+            else:
+                kinds[arg.name] = arg.kinds()[0]
+        return kinds
+
+    def data_uri_limit(self, name: str, kind: media.AssetKind) -> int:
+        from airflow_provider_runway.endpoints import _body
+
+        declared = type(self).declared
+        arg = declared.argument(name)
+        return _body.data_uri_limit(declared.path, self.model_name, arg.wire if arg else (), kind)
 
     def build_body(self, context: Context) -> dict[str, Any]:
-        kind = models.split_character(self.character, self.character_type or None)[0]
-        reference_kind = models.split_character(self.reference, "video", "reference")[0]
-        return models.build_character_performance_body(
-            character={"type": kind, "uri": self.input_value("character_uri")},
-            reference={"type": reference_kind, "uri": self.input_value("reference_uri")},
-            model=self.model,
-            seed=self.seed,
-            body_control=self.body_control,
-            expression_intensity=self.expression_intensity,
-            ratio=self.ratio,
-            content_moderation=self.content_moderation,
-            extra_body=self.extra_body,
+        from airflow_provider_runway.endpoints import _body
+
+        built = _body.build(type(self).declared, self._values())
+        self._notes = built.notes
+        self._rules = built.rules
+        return built.body
+
+    def check_request(self, context: Context) -> dict[str, Any]:
+        body = super().check_request(context)
+        _warn_once(self, self._notes, getattr(self, "_rules", None))
+        return body
+
+
+def _warn_once(operator: RunwayBaseOperator, notes: Sequence[str], rules: Any) -> None:
+    """The one warning of a request the provider could not check whole, or sends to the wrong service."""
+    for note in notes:
+        operator.log.warning("%s", note)
+    if rules is not None and rules.gateway_only and not operator.hook.settings.looks_like_gateway:
+        operator.log.warning(
+            "Model %s is documented by the CometAPI gateway, not by Runway's spec: a connection to Runway "
+            "direct (%s) will likely refuse it (HTTP 400, no task created, nothing billed)",
+            rules.model,
+            operator.hook.settings.base_url,
         )
 
 
+_GENERATED: dict[str, type[RunwayEndpointOperator]] = {}
+_GENERATED_LOCK = threading.Lock()
+
+
+def operator_class(declared: Endpoint) -> type[RunwayEndpointOperator]:
+    """The operator class of a declared endpoint (made once, then cached)."""
+    name = declared.operator_name
+    if name is None:
+        raise ValueError(f"{declared.path} declares no arguments, so it has no operator of its own")
+    with _GENERATED_LOCK:
+        if name in _GENERATED:
+            return _GENERATED[name]
+        parameters = [
+            inspect.Parameter(
+                arg.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=inspect.Parameter.empty if arg.required else arg.default,
+            )
+            for arg in declared.arguments
+        ]
+        parameters.append(inspect.Parameter("extra_body", inspect.Parameter.KEYWORD_ONLY, default=None))
+        parameters.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))
+
+        def __init__(self: RunwayEndpointOperator, **kwargs: Any) -> None:
+            RunwayEndpointOperator.__init__(self, **kwargs)
+
+        __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *parameters]
+        )
+        __init__.__qualname__ = f"{name}.__init__"
+        namespace = {
+            "__module__": __name__,
+            "__qualname__": name,
+            "__doc__": _docstring(declared),
+            "__init__": __init__,
+            "declared": declared,
+            "endpoint": declared.path,
+            "default_output_ext": declared.output_ext,
+            "input_fields": {
+                a.name: a.kinds()[0] for a in declared.arguments if a.file and len(a.kinds()) == 1
+            },
+            "template_fields": (*RunwayBaseOperator.template_fields, *declared.template_fields),
+        }
+        metaclass: Any = type(RunwayEndpointOperator)  # Airflow's BaseOperatorMeta wraps __init__
+        cls = metaclass(name, (RunwayEndpointOperator,), namespace)
+        _GENERATED[name] = cls
+        globals()[name] = cls
+        return cls
+
+
+def _docstring(declared: Endpoint) -> str:
+    lines = [declared.summary, ""]
+    for arg in declared.arguments:
+        lines.append(f":param {arg.name}: {arg.doc or 'see Runway API reference'}.")
+    lines.append(":param extra_body: more JSON fields the operator does not name yet (templated).")
+    lines += [
+        "",
+        f"Declared in :mod:`airflow_provider_runway.endpoints.{declared.path}`. What each model takes "
+        "(fields, ranges, required arguments) is checked before the create against Runway's spec, or the "
+        "CometAPI gateway's documentation for its own models; other models are passed through for the "
+        "server to judge, with one warning. The base operator's arguments (waiting, outputs, credits) are "
+        "those of :class:`RunwayBaseOperator`.",
+    ]
+    return "\n".join(lines)
+
+
+def _generated(name: str) -> type[RunwayEndpointOperator] | None:
+    """``RunwayImageToVideoOperator`` from ``endpoints/image_to_video.py``: only that module is imported."""
+    match = re.fullmatch(r"Runway((?:[A-Z][a-z0-9]*)+)Operator", name)
+    if match is None:
+        return None
+    module_name = "_".join(part.lower() for part in re.findall(r"[A-Z][a-z0-9]*", match.group(1)))
+    qualified = f"airflow_provider_runway.endpoints.{module_name}"
+    try:
+        module = importlib.import_module(qualified)
+    except ModuleNotFoundError as err:
+        if err.name != qualified:
+            raise
+        return None
+    for declared in getattr(module, "ENDPOINTS", ()):
+        if declared.operator_name == name:
+            return operator_class(declared)
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    """The generated operators (one per endpoint module with arguments), and ``GATEWAY_ENDPOINTS``."""
+    if name == "GATEWAY_ENDPOINTS":
+        from airflow_provider_runway.endpoints import _registry
+
+        return _registry.gateway_endpoints()
+    found = _generated(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found
+
+
+def __dir__() -> list[str]:
+    from airflow_provider_runway.endpoints import _registry
+
+    return sorted({*globals(), "GATEWAY_ENDPOINTS", *_registry.operators()})
+
+
 class RunwayGenerateOperator(RunwayBaseOperator):
-    """Create a task on any Runway generation endpoint, including one the provider does not name yet.
+    """Create a task on any Runway generation endpoint, with its body as it goes on the wire.
 
-    The body goes to the server as given (checked: a JSON object, a valid ``model`` name when present);
-    the server judges the rest. Inputs must already be URIs (https, data or ``runway://``): files are
-    not read here. Everything else (waiting, deferring, saving outputs, the manifest) is the same as for
-    the named operators.
+    For the endpoints a DAG author rarely reaches for (the Model Router's ``generate/video``,
+    ``generate/image`` and ``generate/audio``, the recipes, ``avatar_videos``) and for those the provider
+    does not know yet. When Runway's spec (or the gateway overlay) has the endpoint, the body is validated
+    against it before the create, with errors naming ``body.<field>``; otherwise it goes as given (a JSON
+    object, a valid ``model`` name when present), with one warning, for the server to judge. Inputs must
+    already be URIs (https, data or ``runway://``): files are not read here. Everything else (waiting,
+    deferring, saving outputs, the manifest) is the same as for the named operators.
 
-    :param endpoint: e.g. ``text_to_speech`` or ``/v1/sound_effect`` (templated).
+    :param endpoint: e.g. ``generate/video`` or ``/v1/recipes/product_ad`` (templated).
     :param body: the JSON body, camelCase as on the wire (templated: every string in it is rendered).
-    :param output_ext: extension for outputs whose URL does not say (``mp4``; ``png``, ``mp3``...).
+    :param output_ext: extension for outputs whose URL does not say (default: the endpoint's, else ``mp4``).
     """
 
     template_fields: Sequence[str] = (*RunwayBaseOperator.template_fields, "endpoint", "body", "output_ext")
     template_fields_renderers = {"body": "json"}
 
     def __init__(
-        self, *, endpoint: str, body: dict[str, Any], output_ext: str = "mp4", **kwargs: Any
+        self, *, endpoint: str, body: dict[str, Any], output_ext: str | None = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.endpoint = endpoint
         self.body = body
         self.output_ext = output_ext
+        self._notes: tuple[str, ...] = ()
 
     @property
     def model_name(self) -> str | None:
@@ -1065,6 +903,11 @@ class RunwayGenerateOperator(RunwayBaseOperator):
 
     def output_extension(self) -> str:
         ext = str(self.output_ext or "").strip().lstrip(".").lower()
+        if not ext:
+            from airflow_provider_runway.endpoints import _registry
+
+            declared = _registry.find(self.endpoint)
+            ext = declared.output_ext if declared is not None else "mp4"
         if not ext.isalnum() or len(ext) > 8:
             raise RunwayValidationError(
                 "output_ext", f"must be a file extension such as 'mp4', got {ext!r:.20}"
@@ -1072,9 +915,28 @@ class RunwayGenerateOperator(RunwayBaseOperator):
         return ext
 
     def build_body(self, context: Context) -> dict[str, Any]:
-        models.endpoint_path(self.endpoint)
+        from airflow_provider_runway.endpoints import _body, _rules
+
+        path = models.endpoint_path(self.endpoint)[len("/v1/") :]
         self.output_extension()
-        return models.check_generic_body(self.body)
+        body = models.check_generic_body(self.body)
+        if _rules.variants(path):
+            built = _body.check_wire_body(path, body)
+            self._notes, self._rules = built.notes, built.rules
+        else:
+            self._notes, self._rules = (
+                (
+                    f"Endpoint {path} is not in {_rules.spec_source()}: its body goes as given, for the "
+                    "server to judge",
+                ),
+                None,
+            )
+        return body
+
+    def check_request(self, context: Context) -> dict[str, Any]:
+        body = super().check_request(context)
+        _warn_once(self, self._notes, getattr(self, "_rules", None))
+        return body
 
     def lineage_input_values(self) -> list[Any]:
         return list(lineage.asset_like_strings(self.body))
