@@ -1,4 +1,4 @@
-"""Output media for the simulator: a tiny real H.264 MP4, a real PNG, and MP4s padded to any size.
+"""Output media for the simulator: a tiny real H.264 MP4, a real PNG, a real WAV, and MP4s padded to any size.
 
 ``assets/sample.mp4`` is 1.5 s of 160x96 H.264 at 24 fps (under 4 KB, ``moov`` first). A large output is that
 file followed by one ``free`` box (ISO/IEC 14496-12 lets readers skip it), so it stays a valid MP4 of exactly
@@ -7,7 +7,10 @@ the requested size while being streamed in constant memory.
 
 from __future__ import annotations
 
+import io
+import math
 import struct
+import wave
 import zlib
 from collections.abc import Iterator
 from functools import cache
@@ -28,6 +31,22 @@ def sample_mp4() -> bytes:
 def sample_png() -> bytes:
     """Bytes of the shipped sample PNG."""
     return (ASSETS / "sample.png").read_bytes()
+
+
+@cache
+def sample_wav() -> bytes:
+    """Half a second of a 440 Hz tone, 16-bit mono at 8 kHz (the audio endpoints' output)."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(
+            b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / 8000))) for n in range(4000)
+            )
+        )
+    return buffer.getvalue()
 
 
 def make_png(width: int = 64, height: int = 36) -> bytes:

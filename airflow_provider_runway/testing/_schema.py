@@ -1,6 +1,7 @@
 """Request validation for the simulator: a small JSON-Schema subset plus Runway's asset rules.
 
-Two layers, both stdlib only:
+Two layers, both stdlib only (deliberately not the provider's ``jsonschema`` validation: a stand-in that
+shared the provider's validator could not catch the provider's mistakes):
 
 * :func:`validate_schema` checks a body against the request schema that Runway publishes for a model (the
   keywords that document uses: ``type``, ``enum``, ``const``, ``minimum``/``maximum``, ``exclusiveMinimum``,
@@ -11,6 +12,10 @@ Two layers, both stdlib only:
 * :func:`check_asset` applies the rules that hold for every model: https on a hostname (not an IP) of at most
   2048 characters, data URIs of an allowed MIME type within the size limit, ``runway://`` URIs that name a
   finished upload.
+
+The schemas are those the provider validates with: the trimmed copy of Runway's spec
+(``airflow_provider_runway/endpoints/runway_openapi.json``) and, for the gateway flavor, the gateway's own
+models (``endpoints/gateway_overlay.json``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-ASSETS = Path(__file__).with_name("assets")
+RULES = Path(__file__).parent.parent / "endpoints"
 
 #: MIME types Runway accepts in data URIs, by asset kind (GIF is not an accepted image type).
 ALLOWED_MIME = {
@@ -32,7 +37,7 @@ ALLOWED_MIME = {
     "video": ("video/mp4", "video/quicktime"),
     "audio": ("audio/mpeg", "audio/mp3", "audio/wav", "audio/x-wav", "audio/mp4", "audio/aac", "audio/ogg"),
 }
-#: Largest base64 text accepted in a data URI, by asset kind (the API contract's table).
+#: Longest data URI (the whole string) for models without a schema, by asset kind (the spec's largest).
 DATA_URI_LIMIT = {"image": 5 * 1024 * 1024, "video": 16 * 1024 * 1024, "audio": 16 * 1024 * 1024}
 MAX_URL_LENGTH = 2048
 
@@ -52,22 +57,41 @@ class Issue(NamedTuple):
 @cache
 def openapi_subset() -> dict[str, Any]:
     """Return the trimmed copy of Runway's OpenAPI document shipped with the package."""
-    return json.loads((ASSETS / "openapi-subset.json").read_text(encoding="utf-8"))
+    return json.loads((RULES / "runway_openapi.json").read_text(encoding="utf-8"))
+
+
+@cache
+def gateway_overlay() -> dict[str, Any]:
+    """Return the request schemas of the models only the CometAPI gateway documents."""
+    return json.loads((RULES / "gateway_overlay.json").read_text(encoding="utf-8"))
+
+
+def request_schema(endpoint: str) -> dict[str, Any] | None:
+    """The whole request schema of a create endpoint (``image_to_video``, ``recipes/product_ad``)."""
+    path = openapi_subset()["paths"].get(f"/v1/{endpoint}")
+    if not path or "requestBody" not in path.get("post", {}):
+        return None
+    schema: dict[str, Any] = path["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return schema
 
 
 @cache
 def model_schemas(endpoint: str) -> dict[str, dict[str, Any]]:
-    """Map model name to its request schema for a create endpoint such as ``image_to_video``."""
-    path = openapi_subset()["paths"].get(f"/v1/{endpoint}")
-    if not path:
-        return {}
-    schema = path["post"]["requestBody"]["content"]["application/json"]["schema"]
+    """Map model name to its request schema for a create endpoint such as ``image_to_video`` (empty for
+    endpoints whose bodies name no model)."""
+    schema = request_schema(endpoint)
     out: dict[str, dict[str, Any]] = {}
-    for variant in schema.get("oneOf", [schema]):
+    for variant in (schema or {}).get("oneOf", [schema] if schema else []):
         const = variant.get("properties", {}).get("model", {}).get("const")
         if isinstance(const, str):
             out[const] = variant
     return out
+
+
+@cache
+def gateway_model_schemas(endpoint: str) -> dict[str, dict[str, Any]]:
+    """The gateway's own models on an endpoint (``gen3a_turbo``, ``gen4_aleph``) and their schemas."""
+    return dict(gateway_overlay()["paths"].get(f"/v1/{endpoint}", {}))
 
 
 def utf16_len(text: str) -> int:
@@ -289,9 +313,8 @@ def _check_data_uri(value: str, kind: str, path: tuple[str | int, ...]) -> list[
             )
         ]
     size = len(value) - len(header) - 1
-    if size > DATA_URI_LIMIT[kind]:
-        limit_mb = DATA_URI_LIMIT[kind] // (1024 * 1024)
-        return [Issue("too_big", path, f"Data URI for a {kind} must be at most {limit_mb} MB of base64 text")]
+    if len(value) > DATA_URI_LIMIT[kind]:
+        return [Issue("too_big", path, f"String must contain at most {DATA_URI_LIMIT[kind]} character(s)")]
     if size == 0:
         return [Issue("too_small", path, "Data URI has no content")]
     return []

@@ -31,15 +31,60 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from airflow_provider_runway.testing import _media
-from airflow_provider_runway.testing._schema import Issue, check_asset, model_schemas, validate_schema
+from airflow_provider_runway.testing._schema import (
+    Issue,
+    check_asset,
+    gateway_model_schemas,
+    model_schemas,
+    request_schema,
+    validate_schema,
+)
 
 API_VERSION = "2024-11-06"
 FLAVORS = ("gateway", "runway")
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 ACTIVE = frozenset({"PENDING", "THROTTLED", "RUNNING"})
-GATEWAY_ENDPOINTS = ("image_to_video", "video_to_video", "text_to_image", "video_upscale")
-RUNWAY_ENDPOINTS = (*GATEWAY_ENDPOINTS, "text_to_video", "character_performance")
-ACTIONS = {name: name.upper() for name in RUNWAY_ENDPOINTS}
+
+
+@dataclass(frozen=True)
+class SimEndpoint:
+    """A create endpoint the simulator serves: what its outputs are, and whether the gateway has it."""
+
+    output: str  # "video", "image" or "audio"
+    gateway: bool = False
+
+
+#: Every create endpoint served, one entry each: the runway flavor serves them all (validated with the
+#: trimmed copy of Runway's spec), the gateway flavor those the CometAPI gateway documents.
+ENDPOINTS: dict[str, SimEndpoint] = {
+    "image_to_video": SimEndpoint("video", gateway=True),
+    "video_to_video": SimEndpoint("video", gateway=True),
+    "text_to_image": SimEndpoint("image", gateway=True),
+    "video_upscale": SimEndpoint("video", gateway=True),
+    "text_to_video": SimEndpoint("video"),
+    "character_performance": SimEndpoint("video"),
+    "image_upscale": SimEndpoint("image"),
+    "sound_effect": SimEndpoint("audio"),
+    "text_to_speech": SimEndpoint("audio"),
+    "speech_to_speech": SimEndpoint("audio"),
+    "voice_dubbing": SimEndpoint("audio"),
+    "voice_isolation": SimEndpoint("audio"),
+    "avatar_videos": SimEndpoint("video"),
+    "generate/video": SimEndpoint("video"),
+    "generate/image": SimEndpoint("image"),
+    "generate/audio": SimEndpoint("audio"),
+    "recipes/ad_localization": SimEndpoint("image"),
+    "recipes/marketing_stock_image": SimEndpoint("image"),
+    "recipes/product_ad": SimEndpoint("video"),
+    "recipes/product_campaign_image": SimEndpoint("image"),
+    "recipes/product_swap": SimEndpoint("video"),
+    "recipes/multi_shot_video": SimEndpoint("video"),
+    "recipes/product_ugc": SimEndpoint("video"),
+}
+GATEWAY_ENDPOINTS = tuple(name for name, endpoint in ENDPOINTS.items() if endpoint.gateway)
+RUNWAY_ENDPOINTS = tuple(ENDPOINTS)
+ACTIONS = {name: name.upper().replace("/", "_") for name in RUNWAY_ENDPOINTS}
+OUTPUT_EXT = {"video": "mp4", "image": "png", "audio": "wav"}
 
 #: Fault kinds and the parameters each one reads (besides ``path``, ``method``, ``times``, ``rate``).
 FAULT_KINDS: dict[str, tuple[str, ...]] = {
@@ -91,20 +136,13 @@ TIER_MODELS = (
     "act_two",
 )
 
-#: Tables for models the gateway documents but Runway's current spec no longer lists.
-LEGACY_MODELS: dict[str, dict[str, Any]] = {
-    "gen3a_turbo": {"ratio": ("1280:768", "768:1280"), "duration": (5, 10), "positions": ("first", "last")},
-    "veo3": {"ratio": ("1280:720", "720:1280"), "duration": (8,)},
-    "gen4_aleph": {"required": ("videoUri", "promptText")},
-}
-#: Required fields per endpoint for models the simulator has no schema for.
+#: Required fields per endpoint for the models the gateway flavor has no schema for (Runway direct refuses
+#: a model its spec does not list; the gateway's model list is open).
 GENERIC_REQUIRED = {
     "image_to_video": ("promptImage",),
     "video_to_video": ("promptText",),
     "text_to_image": ("promptText",),
     "video_upscale": ("videoUri",),
-    "text_to_video": ("promptText",),
-    "character_performance": ("character", "reference"),
 }
 UPLOAD_MIN_BYTES = 512
 UPLOAD_MAX_BYTES = 200 * 1024 * 1024
@@ -276,7 +314,8 @@ class Task:
     @property
     def output_ext(self) -> str:
         """File extension of this task's outputs."""
-        return "png" if self.endpoint == "text_to_image" else "mp4"
+        endpoint = ENDPOINTS.get(self.endpoint)
+        return OUTPUT_EXT[endpoint.output] if endpoint else "mp4"
 
 
 def iso(ts: float) -> str:
@@ -460,7 +499,8 @@ class SimState:
             issues = self.validate_create(endpoint, body)
             if issues:
                 raise SimError(400, "Validation of body failed", issues=issues, code="invalid_request")
-            model = body["model"]
+            # Recipes and the Model Router name no model: they are accounted under the endpoint.
+            model = body["model"] if isinstance(body.get("model"), str) else endpoint
             credits = self.estimate(endpoint, model, body)
             if self.daily.get(model, 0) >= self.config.daily_limit:
                 raise SimError(
@@ -686,6 +726,37 @@ class SimState:
             return self.describe(self.tasks[task_id])
 
     # ----------------------------------------------------------------------------------------- JSON
+    def created_json(self, task: Task) -> dict[str, Any]:
+        """Runway direct's answer to a create: the id and the estimate (under ``routing`` for the Model
+        Router, which also says which model it chose; none at all for ``avatar_videos``)."""
+        cost = {"credits": task.estimated_credits}
+        if task.endpoint == "avatar_videos":
+            return {"id": task.id}
+        if not task.endpoint.startswith("generate/"):
+            return {"id": task.id, "estimatedCost": cost}
+        given = task.body.get("input")
+        body_input: dict[str, Any] = given if isinstance(given, dict) else {}
+        resolved: dict[str, Any] = {
+            "generate/video": {
+                "duration": body_input.get("duration", 5),
+                "ratio": "1280:720",
+                "resolution": "720p",
+            },
+            "generate/image": {"ratio": "1920:1080", "aspectRatio": "16:9", "resolution": "1k"},
+            "generate/audio": {"type": body_input.get("type", "speech"), "voice": "default"},
+        }[task.endpoint]
+        return {
+            "id": task.id,
+            "routing": {
+                "model": "sim_routed_model",
+                "provider": "runway",
+                "configId": str(task.body.get("configId", "")),
+                "resolvedSettings": {"optimizeFor": "quality", "priceCeiling": None},
+                "resolvedInput": resolved,
+                "estimatedCost": cost,
+            },
+        }
+
     def task_json(self, task: Task, status: str, progress: float, root: str) -> dict[str, Any]:
         """The plain task as the flavor's ``GET /v1/tasks/{id}`` returns it."""
         out: dict[str, Any] = {"id": task.id, "status": status, "createdAt": iso(task.created)}
@@ -795,6 +866,8 @@ class SimState:
                 raise SimError(403, "Request has expired", code="AccessDenied")
             if ext == "png":
                 return task, "image/png", len(_media.sample_png())
+            if ext == "wav":
+                return task, "audio/wav", len(_media.sample_wav())
             return task, "video/mp4", _media.mp4_size(self.config.output_size)
 
     def _download(self, task_id: str, name: str, status: int, size: int, method: str) -> None:
@@ -893,20 +966,35 @@ class SimState:
 
     # ----------------------------------------------------------------------------------------- validation
     def validate_create(self, endpoint: str, body: Any) -> list[Issue]:
-        """All issues with a create body (schema for models the spec lists, universal rules for all)."""
+        """All issues with a create body: the model's schema from Runway's spec (and, in the gateway flavor,
+        the gateway's own models), then the rules that hold for every model."""
         if not isinstance(body, dict):
             return [Issue("invalid_type", (), f"Expected object, received {type(body).__name__}")]
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            return [Issue("invalid_type", ("model",), "Required" if model is None else "Expected string")]
+        listed = model_schemas(endpoint)
+        own = gateway_model_schemas(endpoint) if self.flavor == "gateway" else {}
         issues: list[Issue] = []
-        schema = model_schemas(endpoint).get(model)
-        if schema is not None:
-            issues.extend(validate_schema(schema, body))
+        if listed or own:  # a union keyed on model
+            model = body.get("model")
+            if not isinstance(model, str) or not model:
+                return [Issue("invalid_type", ("model",), "Required" if model is None else "Expected string")]
+            schema = listed.get(model) or own.get(model)
+            if schema is not None:
+                issues.extend(validate_schema(schema, body))
+            elif self.flavor == "runway":
+                expected = " | ".join(f"'{name}'" for name in listed)
+                return [
+                    Issue(
+                        "invalid_union_discriminator",
+                        ("model",),
+                        f"Invalid discriminator value. Expected {expected}",
+                    )
+                ]
+            else:
+                issues.extend(self._generic_checks(endpoint, body))
+        elif (whole := request_schema(endpoint)) is not None:  # recipes, the Model Router
+            issues.extend(validate_schema(whole, body))
         else:
-            issues.extend(self._generic_checks(endpoint, model, body))
-        if self.flavor == "gateway" and model == "gen3a_turbo":
-            issues.extend(self._gateway_gen3a_checks(body))
+            issues.extend(self._generic_checks(endpoint, body))
         flagged = {issue.path for issue in issues}
         for path, kind, value in _asset_fields(body):
             if any(path[: len(bad)] == bad for bad in flagged if bad):
@@ -914,10 +1002,10 @@ class SimState:
             issues.extend(check_asset(value, kind, path, self.upload_exists))
         return issues
 
-    def _generic_checks(self, endpoint: str, model: str, body: dict[str, Any]) -> list[Issue]:
+    def _generic_checks(self, endpoint: str, body: dict[str, Any]) -> list[Issue]:
+        """The gateway flavor's checks of a model it has no schema for: what holds for every model."""
         issues: list[Issue] = []
-        legacy = LEGACY_MODELS.get(model, {})
-        for name in legacy.get("required", GENERIC_REQUIRED.get(endpoint, ())):
+        for name in GENERIC_REQUIRED.get(endpoint, ()):
             if name not in body:
                 issues.append(Issue("invalid_type", (name,), "Required"))
         if endpoint == "video_to_video" and "videoUri" not in body and "promptVideo" not in body:
@@ -950,15 +1038,8 @@ class SimState:
                         ("contentModeration", "publicFigureThreshold"),
                     )
                 )
-        if "ratio" in legacy and isinstance(body.get("ratio"), str):
-            issues.extend(validate_schema({"enum": list(legacy["ratio"])}, body["ratio"], ("ratio",)))
-        if "duration" in legacy and "duration" in body:
-            issues.extend(
-                validate_schema({"enum": list(legacy["duration"])}, body["duration"], ("duration",))
-            )
         prompt_image = body.get("promptImage")
         if isinstance(prompt_image, list):
-            positions = legacy.get("positions", ("first", "last"))
             if not prompt_image:
                 issues.append(
                     Issue("too_small", ("promptImage",), "Array must contain at least 1 element(s)")
@@ -967,22 +1048,13 @@ class SimState:
                 item_schema = {
                     "type": "object",
                     "required": ["uri", "position"],
-                    "properties": {"position": {"type": "string", "enum": list(positions)}},
+                    "properties": {"position": {"type": "string", "enum": ["first", "last"]}},
                 }
                 issues.extend(validate_schema(item_schema, item, ("promptImage", index)))
         elif prompt_image is not None and not isinstance(prompt_image, str):
             issues.append(
                 Issue("invalid_union", ("promptImage",), "Expected a URI string or a list of {uri, position}")
             )
-        return issues
-
-    @staticmethod
-    def _gateway_gen3a_checks(body: dict[str, Any]) -> list[Issue]:
-        issues: list[Issue] = []
-        if isinstance(body.get("promptText"), str):
-            issues.extend(validate_schema({"maxLength": 512}, body["promptText"], ("promptText",)))
-        if "seed" in body and isinstance(body["seed"], int):
-            issues.extend(validate_schema({"maximum": 999_999_999}, body["seed"], ("seed",)))
         return issues
 
     # ----------------------------------------------------------------------------------------- accounting
@@ -1091,37 +1163,43 @@ class SimState:
             self.acc_requests.append({"method": method, "path": path, "status": status, "fault": fault})
 
 
+#: Body fields that are an input URI themselves (besides ``uri`` and any ``...Uri``).
+ASSET_KEYS = frozenset({"promptImage", "promptVideo", "audio"})
+#: Body fields that are a list of bare input URIs.
+ASSET_LIST_KEYS = frozenset({"referenceAudios"})
+
+
+def _kind_of_key(key: str) -> str | None:
+    lowered = key.lower()
+    for word, kind in (("video", "video"), ("audio", "audio"), ("image", "image"), ("frame", "image")):
+        if word in lowered:
+            return kind
+    return None
+
+
 def _asset_fields(body: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str, Any]]:
-    """Every input asset URI in a create body as ``(path, kind, value)``."""
+    """Every input URI in a create body as ``(path, kind, value)``: ``uri``, ``*Uri`` and the fields that are
+    URIs themselves, at any depth; the kind from the field's name, the enclosing ``type``, or ``image``."""
     found: list[tuple[tuple[str | int, ...], str, Any]] = []
-    prompt_image = body.get("promptImage")
-    if isinstance(prompt_image, str):
-        found.append((("promptImage",), "image", prompt_image))
-    elif isinstance(prompt_image, list):
-        for index, item in enumerate(prompt_image):
-            if isinstance(item, dict) and "uri" in item:
-                found.append((("promptImage", index, "uri"), "image", item["uri"]))
-    for name in ("videoUri", "promptVideo"):
-        if name in body:
-            found.append(((name,), "video", body[name]))
-    for name, default_kind in (
-        ("references", "image"),
-        ("referenceImages", "image"),
-        ("keyframes", "image"),
-        ("referenceVideos", "video"),
-        ("referenceAudio", "audio"),
-    ):
-        items = body.get(name)
-        if isinstance(items, list):
-            for index, item in enumerate(items):
-                if isinstance(item, dict) and "uri" in item:
-                    kind = (
-                        item.get("type") if item.get("type") in ("image", "video", "audio") else default_kind
-                    )
-                    found.append(((name, index, "uri"), str(kind), item["uri"]))
-    for name in ("character", "reference"):
-        item = body.get(name)
-        if isinstance(item, dict) and "uri" in item:
-            kind = item.get("type") if item.get("type") in ("image", "video") else "video"
-            found.append(((name, "uri"), str(kind), item["uri"]))
+
+    def walk(node: Any, path: tuple[str | int, ...], hint: str | None) -> None:
+        if isinstance(node, dict):
+            typed = node.get("type") if node.get("type") in ("image", "video", "audio") else None
+            for key, value in node.items():
+                kind = typed or _kind_of_key(key) or hint
+                if key == "uri" or key.endswith("Uri") or (key in ASSET_KEYS and isinstance(value, str)):
+                    found.append(((*path, key), kind or "image", value))
+                elif key in ASSET_LIST_KEYS and isinstance(value, list):
+                    for index, item in enumerate(value):
+                        if isinstance(item, str):  # sound_effect's bare URIs (generate/audio's are {uri})
+                            found.append(((*path, key, index), kind or "image", item))
+                        else:
+                            walk(item, (*path, key, index), kind)
+                else:
+                    walk(value, (*path, key), kind)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, (*path, index), hint)
+
+    walk(body, (), None)
     return found

@@ -417,7 +417,7 @@ class _Server:
                     overrides[key] = float(request.headers[header])
         task = self.state.create_task(endpoint, body, faults=faults, overrides=overrides)
         if self.state.flavor == "runway":
-            response = _json(200, {"id": task.id, "estimatedCost": {"credits": task.estimated_credits}})
+            response = _json(200, self.state.created_json(task))
         else:
             response = _json(200, {"id": task.id})
         for fault in faults:
@@ -476,6 +476,8 @@ class _Server:
         )
         if content_type == "image/png":
             return Response(status, _media.sample_png()[start:end], content_type, headers)
+        if content_type == "audio/wav":
+            return Response(status, _media.sample_wav()[start:end], content_type, headers)
         stream = _media.iter_mp4(self.state.config.output_size, start, end)
         return Response(status, b"", content_type, headers, stream=stream, length=end - start)
 

@@ -76,6 +76,7 @@ def test_the_gateways_endpoint_list_is_derived_and_agrees_with_the_simulator():
         "video_upscale",
     )
     assert set(operators.GATEWAY_ENDPOINTS) == set(_state.GATEWAY_ENDPOINTS)
+    assert set(_registry.endpoints()) == set(_state.RUNWAY_ENDPOINTS)  # one simulator entry per endpoint
 
 
 def test_the_operators_module_still_exports_every_public_name():

@@ -69,13 +69,8 @@ def test_runway_flavor_requires_exact_version_on_every_call(runway_simulator_dir
             {"model": "gen4_turbo", "promptImage": [{"uri": IMAGE, "position": "first"}], "ratio": "960:960"},
         ),
         ("video_to_video", {"model": "aleph2", "videoUri": VIDEO, "promptText": "make it snow"}),
-        (
-            "video_to_video",
-            {"model": "gen4_aleph", "videoUri": VIDEO, "promptText": "snow", "ratio": "1280:720"},
-        ),
         ("text_to_image", {"model": "gen4_image", "promptText": "a cat", "ratio": "1920:1080"}),
         ("video_upscale", {"model": "magnific_video_upscaler_creative", "videoUri": VIDEO}),
-        ("video_upscale", {"model": "upscale_v1", "videoUri": VIDEO}),
         ("text_to_video", {"model": "gen4.5", "promptText": "a cat", "ratio": "1280:720", "duration": 5}),
         (
             "character_performance",
@@ -137,37 +132,69 @@ def test_missing_required_field_named(direct):
     assert ["promptImage"] in _issue_paths(direct.post("/v1/image_to_video", json=body))
 
 
-def test_data_uri_size_limits(direct):
-    under = "data:image/png;base64," + "A" * (5 * 1024 * 1024 - 100)
-    over = "data:image/png;base64," + "A" * (5 * 1024 * 1024 + 4)
-    assert direct.post("/v1/image_to_video", json={**I2V, "promptImage": under}).status_code == 200
-    assert ["promptImage"] in _issue_paths(
-        direct.post("/v1/image_to_video", json={**I2V, "promptImage": over})
-    )
-    video = "data:video/mp4;base64," + "A" * (12 * 1024 * 1024)
-    ok = direct.post("/v1/video_to_video", json={"model": "gen4_aleph", "videoUri": video, "promptText": "x"})
+def _sized(mime: str, length: int) -> str:
+    head = f"data:{mime};base64,"
+    return head + "A" * (length - len(head))
+
+
+def test_data_uri_limits_count_the_whole_uri_as_the_spec_does(direct):
+    limit = 5 * 1024 * 1024  # maxLength of promptImage's and videoUri's data: alternatives
+    ok = direct.post("/v1/image_to_video", json={**I2V, "promptImage": _sized("image/png", limit)})
     assert ok.status_code == 200, ok.text[:300]
-    too_big = "data:video/mp4;base64," + "A" * (16 * 1024 * 1024 + 4)
-    rejected = direct.post(
-        "/v1/video_to_video", json={"model": "gen4_aleph", "videoUri": too_big, "promptText": "x"}
-    )
+    over = {**I2V, "promptImage": _sized("image/png", limit + 1)}
+    assert ["promptImage"] in _issue_paths(direct.post("/v1/image_to_video", json=over))
+    aleph = {"model": "aleph2", "promptText": "x"}
+    ok = direct.post("/v1/video_to_video", json={**aleph, "videoUri": _sized("video/mp4", limit)})
+    assert ok.status_code == 200, ok.text[:300]
+    rejected = direct.post("/v1/video_to_video", json={**aleph, "videoUri": _sized("video/mp4", limit + 1)})
     assert ["videoUri"] in _issue_paths(rejected)
 
 
-def test_unknown_model_accepted_but_universal_rules_apply(direct):
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [
+        ("image_to_video", {"model": "gen3a_turbo", "promptImage": IMAGE}),
+        ("image_to_video", {"model": "gen9_hyper", "promptImage": IMAGE}),
+        ("video_to_video", {"model": "gen4_aleph", "videoUri": VIDEO, "promptText": "snow"}),
+        ("video_upscale", {"model": "upscale_v1", "videoUri": VIDEO}),
+    ],
+)
+def test_runway_direct_refuses_models_its_spec_does_not_list(direct, endpoint, body):
+    """gen3a_turbo and gen4_aleph exist only behind the gateway: Runway's discriminated union refuses them."""
+    response = direct.post(f"/v1/{endpoint}", json=body)
+    assert _issue_paths(response) == [["model"]]
+    (issue,) = response.json()["issues"]
+    assert (
+        issue["code"] == "invalid_union_discriminator" and "Invalid discriminator value" in issue["message"]
+    )
+
+
+def test_gateway_accepts_unknown_models_but_universal_rules_apply(gateway):
     body = {"model": "gen9_hyper", "promptImage": PNG_DATA_URI, "ratio": "7:3", "duration": 42}
-    assert direct.post("/v1/image_to_video", json=body).status_code == 200
+    assert gateway.post("/v1/image_to_video", json=body).status_code == 200
     bad = {**body, "promptText": "x" * 1001, "seed": 2**32}
-    paths = _issue_paths(direct.post("/v1/image_to_video", json=bad))
-    assert ["promptText"] in paths
-    assert ["seed"] in paths
+    response = gateway.post("/v1/image_to_video", json=bad)
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "promptText" in message and "seed" in message
 
 
-def test_gen3a_turbo_uses_the_gateway_documented_tables(direct):
+def test_gen3a_turbo_on_the_gateway_takes_what_the_gateway_documents(gateway):
     body = {"model": "gen3a_turbo", "promptImage": [{"uri": IMAGE, "position": "last"}], "ratio": "1280:768"}
-    assert direct.post("/v1/image_to_video", json={**body, "duration": 10}).status_code == 200
-    assert ["duration"] in _issue_paths(direct.post("/v1/image_to_video", json={**body, "duration": 7}))
-    assert ["ratio"] in _issue_paths(direct.post("/v1/image_to_video", json={**body, "ratio": "1280:720"}))
+    assert gateway.post("/v1/image_to_video", json={**body, "duration": 10}).status_code == 200
+    # its page lists the gen4 ratios too, and advises starting with 1280:720
+    assert gateway.post("/v1/image_to_video", json={**body, "ratio": "1280:720"}).status_code == 200
+    for change in ({"duration": 7}, {"ratio": "1920:1080"}, {"seed": 1_000_000_000}):
+        response = gateway.post("/v1/image_to_video", json={**body, **change})
+        assert response.status_code == 400 and next(iter(change)) in response.json()["error"]["message"]
+
+
+def test_gen4_aleph_on_the_gateway_takes_typed_references(gateway):
+    body = {"model": "gen4_aleph", "videoUri": VIDEO, "promptText": "snow", "ratio": "1280:720"}
+    typed = {**body, "references": [{"type": "image", "uri": IMAGE}]}
+    assert gateway.post("/v1/video_to_video", json=typed).status_code == 200
+    untyped = gateway.post("/v1/video_to_video", json={**body, "references": [{"uri": IMAGE}]})
+    assert untyped.status_code == 400 and "references.0.type" in untyped.json()["error"]["message"]
 
 
 def test_non_json_body_is_400(direct):

@@ -73,7 +73,9 @@ def test_gen3a_turbo_gateway_limits(runway_simulator, gateway, direct):
         "ratio": "1280:768",
     }
     assert "promptText" in _gateway_error(gateway.post("/v1/image_to_video", json=body), 400)["message"]
-    assert direct.post("/v1/image_to_video", json=body).status_code == 200
+    # Runway direct does not list gen3a_turbo at all
+    refused = direct.post("/v1/image_to_video", json={**body, "promptText": "ok"})
+    assert refused.status_code == 400 and refused.json()["issues"][0]["path"] == ["model"]
     seed = {**body, "promptText": "ok", "seed": 1_000_000_000}
     assert "seed" in _gateway_error(gateway.post("/v1/image_to_video", json=seed), 400)["message"]
 
