@@ -63,6 +63,7 @@ ENDPOINTS: dict[str, SimEndpoint] = {
     "video_upscale": SimEndpoint("video", gateway=True),
     "text_to_video": SimEndpoint("video"),
     "character_performance": SimEndpoint("video"),
+    "video_to_hdr": SimEndpoint("video"),
     "image_upscale": SimEndpoint("image"),
     "sound_effect": SimEndpoint("audio"),
     "text_to_speech": SimEndpoint("audio"),

@@ -142,7 +142,7 @@ GENERIC = generic_cases()
 
 
 def test_the_cases_cover_every_declared_endpoint_and_model():
-    assert len(NAMED) == 55  # (endpoint, model) pairs with an operator of their own
+    assert len(NAMED) == 56  # (endpoint, model) pairs with an operator of their own
     assert sum(1 for *_, gateway_only in NAMED if gateway_only) == 2
     assert len({path for path, _ in GENERIC}) == 11 and len(GENERIC) == 12  # multi_shot_video: two shapes
     assert {path for path, *_ in NAMED} | {path for path, _ in GENERIC} == set(_registry.endpoints())
