@@ -1169,7 +1169,7 @@ def check_asset_uri(uri: Any, field_name: str, kind: Literal["image", "video", "
     if not isinstance(uri, str) or not uri.strip():
         raise RunwayValidationError(field_name, f"must be a URL or data URI string, got {type(uri).__name__}")
     uri = uri.strip()
-    _check_utf8(uri, field_name)
+    check_utf8(uri, field_name)
     lowered = uri[:16].lower()
     if lowered.startswith("data:"):
         mime = _data_uri_mime(uri, field_name)
@@ -1191,7 +1191,7 @@ def check_asset_uri(uri: Any, field_name: str, kind: Literal["image", "video", "
     )
 
 
-def _check_utf8(text: str, field_name: str) -> None:
+def check_utf8(text: str, field_name: str) -> None:
     """The body is sent as UTF-8: a lone surrogate (e.g. from a broken decode upstream) cannot be."""
     try:
         text.encode("utf-8")

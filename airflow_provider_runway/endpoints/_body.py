@@ -20,14 +20,10 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from airflow_provider_runway import models
+from airflow_provider_runway import media, models
 from airflow_provider_runway.endpoints import _registry, _rules
 from airflow_provider_runway.endpoints._declare import Arg, Endpoint, FileKind, camel_case
 from airflow_provider_runway.exceptions import RunwayValidationError
-
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".webm", ".m4v", ".mkv"})
-AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac", ".opus"})
 
 
 class Built(NamedTuple):
@@ -130,7 +126,7 @@ def _shape(arg: Arg, value: Any, schema: dict[str, Any] | None, values: Mapping[
     if arg.form == "value":
         return coerce(_camel_keys(value, schema), schema)
     if arg.form == "media":
-        return check_asset(value, name, arg.kinds()[0])
+        return models.check_asset_uri(value, name, arg.kinds()[0])
     if arg.form == "frames":
         return _frames(value, name, schema)
     if arg.form == "media_list":
@@ -140,7 +136,7 @@ def _shape(arg: Arg, value: Any, schema: dict[str, Any] | None, values: Mapping[
 
 def _frames(value: Any, name: str, schema: dict[str, Any] | None) -> Any:
     if isinstance(value, str) or hasattr(value, "__fspath__"):
-        return check_asset(value, name, "image")
+        return models.check_asset_uri(value, name, "image")
     if not isinstance(value, (list, tuple)):
         raise RunwayValidationError(
             name,
@@ -161,7 +157,7 @@ def _frames(value: Any, name: str, schema: dict[str, Any] | None) -> Any:
             raise RunwayValidationError(f"{where}.position", f"{position!r} is given twice")
         if isinstance(position, str):
             seen.add(position)
-        frames.append({**item, "uri": check_asset(item["uri"], f"{where}.uri", "image")})
+        frames.append({**item, "uri": models.check_asset_uri(item["uri"], f"{where}.uri", "image")})
     return frames
 
 
@@ -179,12 +175,14 @@ def _media_list(value: Any, name: str, kind: FileKind, schema: dict[str, Any] | 
         if isinstance(item, Mapping):
             if "uri" not in item:
                 raise RunwayValidationError(where, f"must be a {kind} URI or a dict {{'uri': ...}}")
-            item_kind = item.get("type") if item.get("type") in ("image", "video", "audio") else kind
-            result.append({**fill, **item, "uri": check_asset(item["uri"], f"{where}.uri", item_kind)})
+            item_kind: Any = item.get("type") if item.get("type") in ("image", "video", "audio") else kind
+            result.append(
+                {**fill, **item, "uri": models.check_asset_uri(item["uri"], f"{where}.uri", item_kind)}
+            )
         elif wraps:
-            result.append({**fill, "uri": check_asset(item, f"{where}.uri", kind)})
+            result.append({**fill, "uri": models.check_asset_uri(item, f"{where}.uri", kind)})
         else:  # the model takes bare URIs (seed_audio's referenceAudios)
-            result.append(check_asset(item, where, kind))
+            result.append(models.check_asset_uri(item, where, kind))
     return result
 
 
@@ -218,7 +216,7 @@ def typed_media_kind(arg: Arg, value: Any, values: Mapping[str, Any]) -> tuple[A
 def _typed_media(arg: Arg, value: Any, values: Mapping[str, Any], schema: dict[str, Any] | None) -> Any:
     kind, uri = typed_media_kind(arg, value, values)
     extra = {k: v for k, v in value.items() if k not in ("type", "uri")} if isinstance(value, Mapping) else {}
-    return {"type": kind, "uri": check_asset(uri, f"{arg.name}.uri", kind), **extra}
+    return {"type": kind, "uri": models.check_asset_uri(uri, f"{arg.name}.uri", kind), **extra}
 
 
 def asset_kind_of(uri: Any) -> FileKind | None:
@@ -238,17 +236,8 @@ def asset_kind_of(uri: Any) -> FileKind | None:
     path = urlsplit(uri.strip()).path if "://" in uri else uri.strip()
     name = path.rsplit("/", 1)[-1]
     ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext in VIDEO_EXTENSIONS:
-        return "video"
-    if ext in IMAGE_EXTENSIONS:
-        return "image"
-    if ext in AUDIO_EXTENSIONS:
-        return "audio"
-    return None
-
-
-def check_asset(value: Any, name: str, kind: Any) -> str:
-    return models.check_asset_uri(value, name, kind)
+    found = next((kind for kind, known in media.EXTENSIONS.items() if ext in known), None)
+    return found  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -386,13 +375,7 @@ def check_json(body: Any, names: Mapping[str, str], path: tuple[str | int, ...] 
     if isinstance(body, str):
         if "\x00" in body:
             raise RunwayValidationError(field_name(path, names), "must not contain NUL characters")
-        try:
-            body.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise RunwayValidationError(
-                field_name(path, names),
-                f"is not valid Unicode (an unpaired surrogate at position {err.start})",
-            ) from None
+        models.check_utf8(body, field_name(path, names))
     elif isinstance(body, Mapping):
         for key, item in body.items():
             if not isinstance(key, str):

@@ -711,6 +711,7 @@ class RunwayEndpointOperator(RunwayBaseOperator):
             setattr(self, name, value)
         self.extra_body = extra_body
         self._notes: tuple[str, ...] = ()
+        self._rules: Any = None  # the rules the last body was checked by (None: the server's to judge)
 
     def _values(self) -> dict[str, Any]:
         values = {arg.name: self.input_value(arg.name) for arg in type(self).declared.arguments}
@@ -748,7 +749,7 @@ class RunwayEndpointOperator(RunwayBaseOperator):
 
     def check_request(self, context: Context) -> dict[str, Any]:
         body = super().check_request(context)
-        _warn_once(self, self._notes, getattr(self, "_rules", None))
+        _warn_once(self, self._notes, self._rules)
         return body
 
 
@@ -895,6 +896,7 @@ class RunwayGenerateOperator(RunwayBaseOperator):
         self.body = body
         self.output_ext = output_ext
         self._notes: tuple[str, ...] = ()
+        self._rules: Any = None
 
     @property
     def model_name(self) -> str | None:
@@ -935,7 +937,7 @@ class RunwayGenerateOperator(RunwayBaseOperator):
 
     def check_request(self, context: Context) -> dict[str, Any]:
         body = super().check_request(context)
-        _warn_once(self, self._notes, getattr(self, "_rules", None))
+        _warn_once(self, self._notes, self._rules)
         return body
 
     def lineage_input_values(self) -> list[Any]:
