@@ -68,7 +68,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--out", default="import")
     parser.add_argument(
-        "--quick", action="store_true", help="the provider's candidates only (no other providers needed), 7 rounds"
+        "--quick",
+        action="store_true",
+        help="the provider's candidates only (no other providers needed), 7 rounds",
     )
     args = parser.parse_args()
     candidates = {n: m for n, m in CANDIDATES.items() if n.startswith("runway")} if args.quick else CANDIDATES
