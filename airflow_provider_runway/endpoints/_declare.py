@@ -11,6 +11,7 @@ Plain classes with ``__slots__``, not dataclasses: DAG files import these on eve
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 #: What a file argument holds; ``("image", "video")``: either, told by the value (see ``typed_media``).
@@ -85,6 +86,16 @@ class Arg:
 
 #: ``Arg(..., default=REQUIRED)``: the constructor requires the argument.
 REQUIRED: Any = _NO_DEFAULT
+
+
+def module_of_operator(class_name: str) -> str | None:
+    """The endpoint module that declares the operator ``class_name``, by the naming rule of
+    :attr:`Endpoint.operator_name` read backwards (``RunwayImageToVideoOperator`` -> ``image_to_video``): a
+    DAG file's import of one operator loads that module alone."""
+    match = re.fullmatch(r"Runway((?:[A-Z][a-z0-9]*)+)Operator", class_name)
+    if match is None:
+        return None
+    return "_".join(part.lower() for part in re.findall(r"[A-Z][a-z0-9]*", match.group(1)))
 
 
 def camel_case(name: str) -> str:

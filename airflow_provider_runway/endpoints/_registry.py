@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
 from functools import cache
 
-from airflow_provider_runway.endpoints._declare import Endpoint
+from airflow_provider_runway.endpoints._declare import Endpoint, module_of_operator
+
+__all__ = ["endpoints", "find", "gateway_endpoints", "module_of_operator", "operators"]
 
 PACKAGE = "airflow_provider_runway.endpoints"
 
@@ -55,12 +56,3 @@ def gateway_endpoints() -> tuple[str, ...]:
 def operators() -> dict[str, Endpoint]:
     """Every generated operator's class name, and its endpoint."""
     return {e.operator_name: e for e in endpoints().values() if e.operator_name}
-
-
-def module_of_operator(class_name: str) -> str | None:
-    """The endpoint module that declares the operator ``class_name``, by the naming rule alone
-    (``RunwayImageToVideoOperator`` -> ``image_to_video``): a DAG file's import loads only that module."""
-    match = re.fullmatch(r"Runway((?:[A-Z][a-z0-9]*)+)Operator", class_name)
-    if match is None:
-        return None
-    return "_".join(part.lower() for part in re.findall(r"[A-Z][a-z0-9]*", match.group(1)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -834,10 +833,11 @@ def _docstring(declared: Endpoint) -> str:
 
 def _generated(name: str) -> type[RunwayEndpointOperator] | None:
     """``RunwayImageToVideoOperator`` from ``endpoints/image_to_video.py``: only that module is imported."""
-    match = re.fullmatch(r"Runway((?:[A-Z][a-z0-9]*)+)Operator", name)
-    if match is None:
+    from airflow_provider_runway.endpoints._declare import module_of_operator
+
+    module_name = module_of_operator(name)
+    if module_name is None:
         return None
-    module_name = "_".join(part.lower() for part in re.findall(r"[A-Z][a-z0-9]*", match.group(1)))
     qualified = f"airflow_provider_runway.endpoints.{module_name}"
     try:
         module = importlib.import_module(qualified)
