@@ -3,6 +3,10 @@ simulators' accounting and headless Chromium. Run them with ``make e2e``.
 
 They are skipped unless ``RUNWAY_E2E=1`` is set or pytest is given ``-m e2e``, so the ordinary
 ``pytest`` / ``make test`` run never starts Airflow.
+
+Each test runs in the profiles its ``profile`` marker names (``local`` when it has none): ``make e2e``
+is the local profile (LocalExecutor), ``make e2e-distributed`` (``RUNWAY_E2E_EXECUTOR=CeleryExecutor``)
+the distributed one. Tests of the other profile are deselected.
 """
 
 from __future__ import annotations
@@ -35,6 +39,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: end-to-end test on a real Airflow and the simulator (make e2e; needs RUNWAY_E2E=1)"
     )
+    config.addinivalue_line(
+        "markers",
+        "profile(*names): the e2e profiles a test runs in: local (make e2e, the default) and/or distributed "
+        "(make e2e-distributed)",
+    )
+
+
+def profiles(item: pytest.Item) -> tuple[str, ...]:
+    marker = item.get_closest_marker("profile")
+    return tuple(marker.args) if marker is not None else ("local",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -44,25 +58,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in ours:
             item.add_marker(skip)
         return
+    other = [item for item in ours if e2e.PROFILE not in profiles(item)]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+        ours = [item for item in ours if item not in other]
     if ours and e2e.postgres_bindir() is None:
-        _install_postgres()
-    if ours and not Path(CHROMIUM).exists():
+        _apt_install("postgresql")
+    if ours and e2e.PROFILE == "distributed" and not Path(e2e.REDIS_SERVER).exists():
+        _apt_install("redis-server")
+    if ours and e2e.PROFILE == "local" and not Path(CHROMIUM).exists():
         _start_chromium_install()
 
 
-def _install_postgres() -> None:
-    """Install Debian's PostgreSQL server (apt-get, as root) before the stack needs it."""
+def _apt_install(package: str) -> None:
+    """Install a Debian package (apt-get, as root) before the stack needs it."""
     if not shutil.which("apt-get") or os.geteuid() != 0:
-        return  # start_postgres() then says what is missing
+        return  # start_postgres() / start_redis() then say what is missing
     e2e.BUILD.mkdir(parents=True, exist_ok=True)
-    e2e.log("PostgreSQL's server binaries are missing: installing Debian's postgresql (apt-get)")
-    with (e2e.BUILD / "apt-postgresql.log").open("wb") as out:
+    e2e.log(f"{package} is missing: installing Debian's {package} (apt-get)")
+    with (e2e.BUILD / f"apt-{package}.log").open("wb") as out:
         subprocess.run(
             [
                 "sh",
                 "-c",
                 "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-                "-o DPkg::Lock::Timeout=300 postgresql",
+                f"-o DPkg::Lock::Timeout=300 {package}",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,16 +1,29 @@
-"""A real Airflow (api-server, scheduler, dag-processor, two triggerers; LocalExecutor) on a throwaway
-PostgreSQL cluster, against Runway simulators, each process in its own process group, in a temporary
-AIRFLOW_HOME. Everything is stopped and the PostgreSQL data directory removed at the end, also on failure.
+"""A real Airflow (api-server, scheduler, dag-processor, two triggerers) on a throwaway PostgreSQL cluster,
+against Runway simulators, each process in its own process group, in a temporary AIRFLOW_HOME. Everything
+is stopped and the PostgreSQL data directory removed at the end, also on failure.
+
+Two profiles, picked by ``RUNWAY_E2E_EXECUTOR``:
+
+* ``LocalExecutor`` (``make e2e``, the default): task processes are children of the scheduler; the Runway
+  connections come from ``AIRFLOW_CONN_*`` environment variables.
+* ``CeleryExecutor`` (``make e2e-distributed``): also a throwaway Redis (the broker) and two Celery workers
+  (``airflow celery worker``), the result backend on the same PostgreSQL, and the connections from a
+  secrets backend, as distributed deployments run Airflow. ``COMMANDS`` holds every command it runs the
+  way a deployment runs it; ``docs/deployment.md`` quotes them, and ``tests/test_deployment_guide.py``
+  checks that the guide quotes nothing else.
 
 Used by ``tests/e2e/conftest.py``; it can also be run alone to poke at the stack by hand::
 
     .venv/bin/python tests/e2e/runway_e2e_stack.py     # prints the URLs, Ctrl-C stops everything
+    RUNWAY_E2E_EXECUTOR=CeleryExecutor .venv/bin/python tests/e2e/runway_e2e_stack.py
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -49,6 +62,66 @@ PG_USER = "airflow"
 PG_DB = "airflow"
 PG_VERSION = "15"
 
+#: which profile: "LocalExecutor" (make e2e) or "CeleryExecutor" (make e2e-distributed)
+EXECUTOR = os.environ.get("RUNWAY_E2E_EXECUTOR", "LocalExecutor")
+EXECUTORS = ("LocalExecutor", "CeleryExecutor")
+if EXECUTOR not in EXECUTORS:
+    raise SystemExit(f"RUNWAY_E2E_EXECUTOR must be one of {EXECUTORS}, got {EXECUTOR!r}")
+#: the profile's name, as the tests' ``profile`` marker spells it
+PROFILE = "distributed" if EXECUTOR == "CeleryExecutor" else "local"
+#: two Celery workers of 2 processes each: 4 Celery slots, far fewer than the generations that wait at once
+CELERY_WORKERS = ("worker-a", "worker-b")
+CELERY_CONCURRENCY = 2
+CELERY_SLOTS = len(CELERY_WORKERS) * CELERY_CONCURRENCY
+#: [core] parallelism with Celery: what the scheduler may have queued or running in the executor. Deferred
+#: task instances are in neither, so they do not count.
+CELERY_PARALLELISM = 32
+#: [triggerer] capacity (Airflow's default: 1000) in the distributed profile; docs/deployment.md says what to
+#: pair it with
+TRIGGERER_CAPACITY = 1000
+#: Redis redelivers an unacknowledged Celery message after this long (Airflow's default: 86400 s). It must be
+#: longer than the longest synchronous (deferrable=False) generation, or a healthy one is started twice.
+CELERY_VISIBILITY_TIMEOUT = 21600
+#: [workers] min_heartbeat_interval (Airflow's default: 5 s) in the distributed profile
+MIN_HEARTBEAT_INTERVAL = 1
+
+#: Every command a deployment of the distributed profile runs, exactly as this harness runs it (``{field}``:
+#: a value of the site's). docs/deployment.md quotes them; tests/test_deployment_guide.py checks that every
+#: command in the guide is one of these, so the guide cannot drift from what was tested.
+COMMANDS: dict[str, str] = {
+    "migrate": "airflow db migrate",
+    "provider": "airflow providers get airflow-provider-runway",
+    "api-server": "airflow api-server",
+    "scheduler": "airflow scheduler",
+    "dag-processor": "airflow dag-processor",
+    "triggerer": "airflow triggerer",
+    "celery-worker": "airflow celery worker --concurrency {concurrency} --celery-hostname {name}@%h",
+    "celery-worker-alive": (
+        "celery --app airflow.providers.celery.executors.celery_executor.app inspect ping "
+        "--destination {name}@{host}"
+    ),
+    "triggerers-alive": "airflow jobs check --job-type TriggererJob --allow-multiple --limit {count}",
+    "connection-test": "AIRFLOW__CORE__TEST_CONNECTION=Enabled airflow connections test {conn_id}",
+    "pool": "airflow pools set {pool} {slots} {description} --include-deferred",
+}
+
+
+def command(key: str, /, **fields: Any) -> tuple[list[str], dict[str, str]]:
+    """``COMMANDS[key]`` with its fields filled in: the argv (its program from this venv) and the
+    environment variables it is prefixed with."""
+    words = shlex.split(COMMANDS[key].format(**{k: shlex.quote(str(v)) for k, v in fields.items()}))
+    env: dict[str, str] = {}
+    while "=" in words[0]:
+        key, _, value = words.pop(0).partition("=")
+        env[key] = value
+    return [str(BIN / words[0]), *words[1:]], env
+
+
+def shown(argv: list[str], env: dict[str, str] | None = None) -> str:
+    """A command as a person types it (what summary.json lists under ``commands``)."""
+    words = [f"{k}={v}" for k, v in (env or {}).items()] + [Path(argv[0]).name, *argv[1:]]
+    return shlex.join(words)
+
 
 def log(message: str) -> None:
     print(f"[e2e {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -78,6 +151,13 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: floa
         time.sleep(interval)
 
 
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes of a process group, read from /proc."""
     members = []
@@ -89,6 +169,24 @@ def group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(stat.parent.name))
     return members
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of a process, whatever its process group (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def record(section: str, **facts: Any) -> None:
@@ -161,6 +259,10 @@ def spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Pro
 
 
 # ------------------------------------------------------------------------------------------ PostgreSQL
+def postgres_url(port: int) -> str:
+    return f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{port}/{PG_DB}"
+
+
 def postgres_bindir() -> Path | None:
     """The PostgreSQL server binaries: version 15 when Debian's postgresql-15 is installed, else the newest."""
     found = {p.parent.parent.name: p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")}
@@ -204,7 +306,7 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg2://{PG_USER}@127.0.0.1:{self.port}/{PG_DB}"
+        return postgres_url(self.port)
 
     def run(self, tool: str, *args: str, timeout: float = 120) -> None:
         """Run one of the server's programs, as the server's account, appending its output to the log."""
@@ -301,6 +403,78 @@ def start_postgres(log_dir: Path) -> Postgres:
     return pg
 
 
+# ------------------------------------------------------------------------------------------ Redis
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+@dataclass
+class Redis:
+    """A throwaway Redis (the Celery broker): loopback only, no persistence, its files in ``root``."""
+
+    proc: Proc
+    root: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return redis_url(self.port)
+
+    def command(self, *words: str) -> bytes:
+        """One command over a plain socket (RESP), so no client library is needed: the first reply line."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(f"*{len(words)}\r\n".encode() + b"".join(
+                f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words
+            ))  # fmt: skip
+            return sock.makefile("rb").readline().rstrip()
+
+    def version(self) -> str:
+        """``redis_version`` from ``INFO server`` (a bulk reply, read whole)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+            reader = sock.makefile("rb")
+            body = reader.read(int(reader.readline()[1:])).decode()
+        found = [line.split(":", 1)[1] for line in body.splitlines() if line.startswith("redis_version:")]
+        return found[0].strip() if found else "?"
+
+    def stop(self) -> None:
+        self.proc.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def redis_url(port: int) -> str:
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def start_redis(log_dir: Path) -> Redis:
+    """Debian's redis-server on a free loopback port, in a fresh temp dir, saving nothing to disk."""
+    if not Path(REDIS_SERVER).exists():
+        raise RuntimeError(
+            f"{REDIS_SERVER} is missing: apt-get install redis-server (conftest.py does it when running as root)"
+        )
+    root = Path(tempfile.mkdtemp(prefix="runway-e2e-redis-"))
+    port = free_port()
+    argv = [
+        REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(root), "--save", "",
+        "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "notice",
+    ]  # fmt: skip
+    redis = Redis(spawn("redis", argv, {"PATH": "/usr/bin:/bin", "HOME": str(root)}, log_dir), root, port)
+    try:
+
+        def pong() -> bool:
+            if not redis.proc.alive():
+                raise RuntimeError(
+                    f"redis-server exited with {redis.proc.popen.returncode}; see {redis.proc.log_path}"
+                )
+            return redis.command("PING") == b"+PONG"
+
+        wait_for("Redis to answer PING", pong, 30, 0.2)
+    except BaseException:
+        redis.stop()
+        raise
+    log(f"Redis on 127.0.0.1:{port}, dir {root}")
+    return redis
+
+
 # ------------------------------------------------------------------------------------------ simulators
 @dataclass
 class Simulator:
@@ -320,20 +494,23 @@ class Simulator:
 
         return SimulatorControl(self.base_url)
 
+    def conn(self) -> dict[str, Any]:
+        """The connection to this simulator, in the JSON form both ``AIRFLOW_CONN_*`` and a secrets
+        backend's file take."""
+        return {
+            "conn_type": "runway",
+            "host": self.base_url,
+            "password": self.api_key,
+            "extra": {
+                "allow_insecure_loopback": True,
+                # The "Runway task" extra link opens the simulator's (unauthenticated) view of the
+                # task, so a browser can follow it; the default points at the authenticated API.
+                "task_link_template": self.root_url + "/_sim/tasks/{task_id}",
+            },
+        }
+
     def conn_json(self) -> str:
-        return json.dumps(
-            {
-                "conn_type": "runway",
-                "host": self.base_url,
-                "password": self.api_key,
-                "extra": {
-                    "allow_insecure_loopback": True,
-                    # The "Runway task" extra link opens the simulator's (unauthenticated) view of the
-                    # task, so a browser can follow it; the default points at the authenticated API.
-                    "task_link_template": self.root_url + "/_sim/tasks/{task_id}",
-                },
-            }
-        )
+        return json.dumps(self.conn())
 
 
 def start_simulator(name: str, flavor: str, api_key: str, log_dir: Path, *extra: str) -> Simulator:
@@ -380,6 +557,21 @@ SIMULATORS: dict[str, tuple[str, str]] = {
     # The killed-worker scenario (durations set per test with a timing fault).
     "worker": ("runway", "--pending-seconds 1 --running-seconds 8"),
 }
+#: only in the distributed profile: the fleet of mapped generations, one simulator per flavor. Every
+#: generation runs long enough that most of the fleet waits at once, deferred.
+FLEET_RUNNING_SECONDS = 45
+DISTRIBUTED_SIMULATORS: dict[str, tuple[str, str]] = {
+    "fleet_direct": ("runway", f"--pending-seconds 1 --running-seconds {FLEET_RUNNING_SECONDS}"),
+    "fleet_gateway": (
+        "gateway",
+        f"--pending-seconds 1 --running-seconds {FLEET_RUNNING_SECONDS} --task-not-exist-seconds 1",
+    ),
+}
+
+
+def simulators(executor: str = EXECUTOR) -> dict[str, tuple[str, str]]:
+    """The simulators a profile starts."""
+    return {**SIMULATORS, **(DISTRIBUTED_SIMULATORS if executor == "CeleryExecutor" else {})}
 
 
 # ------------------------------------------------------------------------------------------ Airflow
@@ -391,10 +583,16 @@ class AirflowStack:
     api_url: str
     sims: dict[str, Simulator]
     postgres: Postgres
+    #: the Celery broker (distributed profile only)
+    redis: Redis | None = None
+    executor: str = "LocalExecutor"
     procs: dict[str, Proc] = field(default_factory=dict)
     retired: list[Proc] = field(default_factory=list)
     #: a bearer token from the simple auth manager, once an API call needed one (Airflow 3.1 does)
     token: str | None = None
+    #: every ``COMMANDS`` command this stack ran, as a person types it (in summary.json), and their keys
+    commands_run: list[str] = field(default_factory=list)
+    command_keys_run: set[str] = field(default_factory=set)
 
     @property
     def gateway(self) -> Simulator:
@@ -411,8 +609,94 @@ class AirflowStack:
 
     # ------------------------------------------------------------------------------------------ processes
     def start_component(self, name: str, *args: str, env: dict[str, str] | None = None) -> Proc:
-        proc = spawn(name, [str(BIN / "airflow"), *args], env or self.env, self.log_dir)
+        """Start ``airflow <args>`` (``COMMANDS[args[0]]`` when there is one) as a process group of its own."""
+        key = args[0] if len(args) == 1 and args[0] in COMMANDS else None
+        argv, extra = command(key) if key else ([str(BIN / "airflow"), *args], {})
+        self.note(argv, extra, key)
+        proc = spawn(name, argv, {**(env or self.env), **extra}, self.log_dir)
         self.procs[name] = proc
+        return proc
+
+    def note(self, argv: list[str], env: dict[str, str] | None = None, key: str | None = None) -> None:
+        if key is not None:
+            self.command_keys_run.add(key)
+        line = shown(argv, env)
+        if line not in self.commands_run:
+            self.commands_run.append(line)
+
+    def run_command(self, key: str, /, *, timeout: float = 120, **fields: Any) -> str:
+        """Run ``COMMANDS[key]`` to its end against this stack; returns its stdout (fails on a non-zero exit)."""
+        argv, extra = command(key, **fields)
+        self.note(argv, extra, key)
+        done = subprocess.run(
+            argv,
+            env={**self.env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=str(ROOT),
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{shown(argv, extra)} -> {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+            )
+        return done.stdout
+
+    def start_celery_worker(self, name: str) -> Proc:
+        """``airflow celery worker`` under a Celery hostname of its own; waits until it answers a ping."""
+        argv, extra = command("celery-worker", concurrency=CELERY_CONCURRENCY, name=name)
+        self.note(argv, extra, "celery-worker")
+        # Each serves its task logs on a port of its own, as each would on a host of its own.
+        env = {**self.env, **extra, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+        proc = spawn(name, argv, env, self.log_dir)
+        self.procs[name] = proc
+        host = socket.gethostname()
+
+        def answers() -> bool:
+            if not proc.alive():
+                raise RuntimeError(f"{name} exited with {proc.popen.returncode}; see {proc.log_path}")
+            try:
+                return "pong" in self.run_command("celery-worker-alive", name=name, host=host, timeout=60)
+            except RuntimeError:
+                return False  # not connected to the broker yet: the ping finds nobody and exits 1
+
+        wait_for(f"Celery worker {name}@{host} to answer a ping", answers, 180, 1.0)
+        log(f"{name} ({name}@{host}) answers pings")
+        return proc
+
+    def celery_worker_of(self, pid: int) -> Proc:
+        """The running Celery worker a process descends from (a task process has a process group of its
+        own, so its group does not tell)."""
+        leaders = {p.popen.pid: p for name, p in self.procs.items() if name in CELERY_WORKERS}
+        chain = [pid]
+        while chain[-1] > 1 and chain[-1] not in leaders:
+            try:
+                stat = Path(f"/proc/{chain[-1]}/stat").read_text()
+            except OSError:
+                break
+            chain.append(int(stat.rsplit(")", 1)[1].split()[1]))
+        if chain[-1] in leaders:
+            return leaders[chain[-1]]
+        raise KeyError(f"process {pid} (ancestors {chain}) descends from no running Celery worker")
+
+    def kill_component(self, name: str, *, tree: bool = False) -> Proc:
+        """Crash a component: SIGKILL its whole process group. ``tree``: also every descendant in a group
+        of its own, as when its host or container dies (Airflow 3.3's task supervisor puts each task
+        process in a process group of its own, apache/airflow#65505)."""
+        proc = self.procs.pop(name)
+        others: list[int] = []
+        if tree:
+            os.killpg(proc.popen.pid, signal.SIGSTOP)  # nothing in the group forks while the rest is found
+            others = [pid for pid in descendants(proc.popen.pid) if _pgid(pid) not in (None, proc.popen.pid)]
+            for pid in others:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        log(
+            f"killing {name} (job {proc.job_id}): SIGKILL to its process group {proc.popen.pid}"
+            + (f" and to its descendants in groups of their own {others}" if others else "")
+        )
+        proc.stop(signal.SIGKILL, grace=10)
+        self.retired.append(proc)
         return proc
 
     def start_triggerer(self, name: str) -> Proc:
@@ -444,11 +728,7 @@ class AirflowStack:
 
     def kill_triggerer(self, name: str) -> Proc:
         """Crash a triggerer: SIGKILL its whole process group, no graceful shutdown."""
-        proc = self.procs.pop(name)
-        log(f"killing {name} (job {proc.job_id}): SIGKILL to its process group {proc.popen.pid}")
-        proc.stop(signal.SIGKILL, grace=10)
-        self.retired.append(proc)
-        return proc
+        return self.kill_component(name)
 
     def stop(self) -> None:
         """Stop every process group, then PostgreSQL (and remove its data). Safe to call twice."""
@@ -460,6 +740,8 @@ class AirflowStack:
             self.procs.clear()
             for sim in self.sims.values():
                 sim.proc.stop()
+            if self.redis is not None:
+                self.redis.stop()
         finally:
             self.postgres.stop()
 
@@ -546,9 +828,15 @@ class AirflowStack:
         return str(self.api("GET", f"/dags/{dag_id}/dagRuns/{_q(run_id)}")["state"])
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        return list(
-            self.api("GET", f"/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances?limit=1000")["task_instances"]
-        )
+        """Every task instance of a run (the API hands out at most ``[api] maximum_page_limit``, 100, a page)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.api(
+                "GET", f"/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances?limit=100&offset={len(found)}"
+            )
+            found.extend(page["task_instances"])
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
 
     def wait_run(
         self, dag_id: str, run_id: str, timeout: float, on_poll: Callable[[], None] | None = None
@@ -583,7 +871,18 @@ def _q(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-def airflow_env(home: Path, api_port: int, sims: dict[str, Simulator], database_url: str) -> dict[str, str]:
+def airflow_env(
+    home: Path,
+    api_port: int,
+    sims: dict[str, Simulator],
+    database_url: str,
+    *,
+    executor: str = "LocalExecutor",
+    broker_url: str | None = None,
+) -> dict[str, str]:
+    """The environment of every Airflow process of a profile. The local profile passes the Runway
+    connections as ``AIRFLOW_CONN_*``; the distributed one reads them from a secrets backend's file,
+    ``connections_file(home)``, which ``start_stack`` writes."""
     from cryptography.fernet import Fernet
 
     api_url = f"http://127.0.0.1:{api_port}"
@@ -624,12 +923,53 @@ def airflow_env(home: Path, api_port: int, sims: dict[str, Simulator], database_
             "no_proxy": "127.0.0.1,localhost",
         }
     )
-    for name, sim in sims.items():
-        env[f"AIRFLOW_CONN_RUNWAY_{name.upper()}"] = sim.conn_json()
+    if executor == "LocalExecutor":
+        for name, sim in sims.items():
+            env[f"AIRFLOW_CONN_RUNWAY_{name.upper()}"] = sim.conn_json()
+        return env
+    if broker_url is None:
+        raise ValueError(f"{executor} needs a broker URL")
+    env.update(
+        {
+            "AIRFLOW__CORE__EXECUTOR": executor,
+            "AIRFLOW__CORE__PARALLELISM": str(CELERY_PARALLELISM),
+            "AIRFLOW__CELERY__BROKER_URL": broker_url,
+            # Task states in the metadata database's server, as the executor reads them back.
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_url,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_CONCURRENCY),
+            # Airflow 3.3's task supervisor can keep its Celery slot for this long after the task process
+            # ended (default 5 s): it may see the process's sockets close before its exit, and then waits
+            # in select() with nothing to wake it until the next heartbeat is due. See docs/deployment.md.
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": str(MIN_HEARTBEAT_INTERVAL),
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": str(CELERY_VISIBILITY_TIMEOUT),
+            "AIRFLOW__TRIGGERER__CAPACITY": str(TRIGGERER_CAPACITY),
+            # The Runway connections: only in the secrets backend's file, never in the metadata database
+            # or the environment (a file a secret store mounts; Vault or a cloud's secret manager is the
+            # same lookup through their providers' backend classes).
+            "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+            "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(
+                {"connections_file_path": str(connections_file(home))}
+            ),
+        }
+    )
     return env
 
 
-def start_stack(log_dir: Path = BUILD / "logs") -> AirflowStack:
+def connections_file(home: Path) -> Path:
+    """The distributed profile's secrets backend file: connection id -> connection JSON."""
+    return home / "secrets" / "connections.json"
+
+
+def write_connections_file(home: Path, sims: dict[str, Simulator]) -> Path:
+    path = connections_file(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conns = {f"runway_{name}": sim.conn() for name, sim in sims.items()}
+    path.write_text(json.dumps(conns, indent=1))
+    path.chmod(0o600)
+    return path
+
+
+def start_stack(log_dir: Path = BUILD / "logs", executor: str = EXECUTOR) -> AirflowStack:
     """Start everything; on any failure stop what was started and re-raise."""
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -639,10 +979,14 @@ def start_stack(log_dir: Path = BUILD / "logs") -> AirflowStack:
     home = Path(tempfile.mkdtemp(prefix="runway-e2e-airflow-"))
     started: list[Proc] = []
     postgres: Postgres | None = None
+    redis: Redis | None = None
+    celery = executor == "CeleryExecutor"
     try:
         postgres = start_postgres(log_dir)
+        if celery:
+            redis = start_redis(log_dir)
         sims = {}
-        for seed, (name, (flavor, flags)) in enumerate(SIMULATORS.items()):
+        for seed, (name, (flavor, flags)) in enumerate(simulators(executor).items()):
             key = {"gateway": GATEWAY_KEY, "direct": DIRECT_KEY}.get(
                 name, f"sk-e2e-{name}" if flavor == "gateway" else f"key_e2e_{name}"
             )
@@ -650,32 +994,49 @@ def start_stack(log_dir: Path = BUILD / "logs") -> AirflowStack:
             sims[name] = start_simulator(name, flavor, key, log_dir, "--seed", str(seed), *flags.split())
             started.append(sims[name].proc)
         api_port = free_port()
-        env = airflow_env(home, api_port, sims, postgres.url)
-        log(f"fresh AIRFLOW_HOME {home} (PostgreSQL); migrating the database ...")
+        env = airflow_env(
+            home, api_port, sims, postgres.url, executor=executor, broker_url=redis.url if redis else None
+        )
+        if celery:
+            write_connections_file(home, sims)
+        stack = AirflowStack(
+            home, log_dir, env, f"http://127.0.0.1:{api_port}", sims, postgres, redis=redis, executor=executor
+        )
+        log(f"fresh AIRFLOW_HOME {home} (PostgreSQL, {executor}); migrating the database ...")
+        argv, extra = command("migrate")
+        stack.note(argv, extra, "migrate")
         with (log_dir / "db-migrate.log").open("wb") as out:
             subprocess.run(
-                [str(BIN / "airflow"), "db", "migrate"],
-                env=env,
+                argv,
+                env={**env, **extra},
                 check=True,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 timeout=300,
             )
         migrated = time.monotonic() - began
-        stack = AirflowStack(home, log_dir, env, f"http://127.0.0.1:{api_port}", sims, postgres)
     except BaseException:
         for proc in started:
             proc.stop()
+        if redis is not None:
+            redis.stop()
         if postgres is not None:
             postgres.stop()
         shutil.rmtree(home, ignore_errors=True)
         raise
     try:
+        if celery:
+            # What the image has: the provider, registered with Airflow (its connection type, its hooks).
+            listed = stack.run_command("provider", timeout=180)
+            assert "airflow-provider-runway" in listed, listed
         stack.start_component("api-server", "api-server")
         stack.start_component("scheduler", "scheduler")
         stack.start_component("dag-processor", "dag-processor")
         for name in TRIGGERERS:  # one after the other: each one's job id is the new row it adds
             stack.start_triggerer(name)
+        if celery:
+            for name in CELERY_WORKERS:
+                stack.start_celery_worker(name)
 
         def healthy() -> bool:
             stack.check_alive()
@@ -688,17 +1049,41 @@ def start_stack(log_dir: Path = BUILD / "logs") -> AirflowStack:
             )
 
         wait_for("Airflow to report every component healthy", healthy, 180, 2)
+        if celery:
+            # The liveness checks of a deployment: both triggerers heartbeat ...
+            stack.run_command("triggerers-alive", count=len(TRIGGERERS), timeout=180)
+            # ... and each Runway connection resolves from the secrets backend and reaches the service.
+            for name in ("direct", "gateway"):
+                said = stack.run_command("connection-test", conn_id=f"runway_{name}", timeout=180)
+                assert "Connection success" in said, said
         from importlib.metadata import version
 
-        record(
-            "stack",
-            airflow_version=version("apache-airflow"),
-            database="postgresql",
-            postgres_version=stack.sql("SHOW server_version")[0][0],
-            triggerers={name: stack.procs[name].job_id for name in TRIGGERERS},
-            seconds_to_migrated=round(migrated, 1),
-            seconds_to_healthy=round(time.monotonic() - began, 1),
-        )
+        facts: dict[str, Any] = {
+            "airflow_version": version("apache-airflow"),
+            "executor": executor,
+            "database": "postgresql",
+            "postgres_version": stack.sql("SHOW server_version")[0][0],
+            "triggerers": {name: stack.procs[name].job_id for name in TRIGGERERS},
+            "seconds_to_migrated": round(migrated, 1),
+            "seconds_to_healthy": round(time.monotonic() - began, 1),
+        }
+        if celery:
+            assert redis is not None
+            facts.update(
+                {
+                    "celery_provider_version": version("apache-airflow-providers-celery"),
+                    "celery_version": version("celery"),
+                    "redis_version": redis.version(),
+                    "celery_workers": list(CELERY_WORKERS),
+                    "celery_concurrency": CELERY_CONCURRENCY,
+                    "celery_slots": CELERY_SLOTS,
+                    "parallelism": CELERY_PARALLELISM,
+                    "triggerer_capacity": TRIGGERER_CAPACITY,
+                    "connections": "secrets backend (LocalFilesystemBackend)",
+                    "commands": stack.commands_run,
+                }
+            )
+        record("stack", **facts)
         log(f"Airflow is up at {stack.api_url}")
         return stack
     except BaseException:
@@ -709,6 +1094,8 @@ def start_stack(log_dir: Path = BUILD / "logs") -> AirflowStack:
 def finish_stack(stack: AirflowStack) -> None:
     """Stop every process group and PostgreSQL; keep Airflow's task logs under build/e2e/ and drop the
     temp home."""
+    if stack.executor == "CeleryExecutor" and (BUILD / "summary.json").exists():
+        record("stack", commands=stack.commands_run)  # with those the scenarios ran too
     try:
         stack.stop()
     finally:

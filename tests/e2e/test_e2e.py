@@ -152,8 +152,8 @@ def gateway_slow_run(stack: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def pool_run(stack: Any) -> dict[str, Any]:
     """Create the pool with the CLI, as an operator of the deployment would, then start the DAG."""
-    stack.airflow_cli(
-        "pools", "set", POOL, str(POOL_SLOTS), "e2e: two Runway generations at a time", "--include-deferred"
+    stack.run_command(
+        "pool", pool=POOL, slots=POOL_SLOTS, description="e2e: two Runway generations at a time"
     )
     pool = stack.api("GET", f"/pools/{POOL}")
     assert (pool["slots"], pool["include_deferred"]) == (POOL_SLOTS, True), pool
@@ -344,6 +344,7 @@ def test_mapped_dag_of_50_generations_defers_every_task(stack: Any, mapped_run: 
 # ----------------------------------------------------------------------------------------------------------
 # 3. mark failed while deferred -> the trigger's on_kill cancels the remote task
 # ----------------------------------------------------------------------------------------------------------
+@pytest.mark.profile("local", "distributed")
 def test_marking_a_deferred_task_failed_cancels_the_remote_task(stack: Any) -> None:
     control = stack.direct.control
     # The next create runs for 10 minutes: it can only end by the cancel under test.
@@ -393,6 +394,7 @@ def test_marking_a_deferred_task_failed_cancels_the_remote_task(stack: Any) -> N
 # ----------------------------------------------------------------------------------------------------------
 # 4. a triggerer is killed mid-run and replaced: the other takes over, no new create, no cancel
 # ----------------------------------------------------------------------------------------------------------
+@pytest.mark.profile("local", "distributed")
 def test_triggerer_killed_mid_run_resumes_without_new_creates(stack: Any) -> None:
     control = stack.direct.control
     control.add_fault("timing", path="create", times=RESTARTED, pending_seconds=1, running_seconds=40)
@@ -473,6 +475,7 @@ def test_triggerer_killed_mid_run_resumes_without_new_creates(stack: Any) -> Non
 # ----------------------------------------------------------------------------------------------------------
 # 5. a triggerer stalls (SIGSTOP) past the health threshold and resumes (apache/airflow#73454)
 # ----------------------------------------------------------------------------------------------------------
+@pytest.mark.profile("local", "distributed")
 def test_stalled_triggerer_resumes_without_cancelling_moved_triggers(stack: Any) -> None:
     """The stalled triggerer's triggers move to the other one; when it resumes it drops the triggers it no
     longer owns. Dropping a trigger that moved is not a user's cancel: the remote tasks must run on."""
@@ -704,6 +707,7 @@ def test_ui_connection_form_and_runway_task_link(
 # ----------------------------------------------------------------------------------------------------------
 # 7. a pool of 2 slots that counts deferred tasks: never more than 2 generations at once at Runway
 # ----------------------------------------------------------------------------------------------------------
+@pytest.mark.profile("local", "distributed")
 def test_pool_counting_deferred_tasks_caps_remote_concurrency(stack: Any, pool_run: dict[str, Any]) -> None:
     run_id = pool_run["run_id"]
     state = stack.wait_run(POOL_DAG, run_id, timeout=300)
