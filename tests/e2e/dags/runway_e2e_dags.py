@@ -8,6 +8,8 @@
 * ``runway_e2e_gateway_slow``: a deferrable and a synchronous task on a gateway that hides new tasks for
   2 minutes (``task_not_exist``), saving their outputs.
 * ``runway_e2e_worker_kill``: one synchronous generation whose worker the test kills mid-wait.
+* ``runway_e2e_fleet`` (the distributed profile): 200 mapped deferrable generations on the runway flavor
+  and 50 on the gateway's, in one run, on two Celery workers of 2 slots each.
 
 Every waiting task has ``retries=2``: Airflow 3.3 can fail a task when many deferred tasks resume at the
 same moment (apache/airflow#71580). A retry re-attaches to the same remote task (durable execution), so
@@ -29,6 +31,8 @@ RESTARTED = 6
 STALLED = 20
 POOLED = 10
 POOL = "runway_e2e_pool"
+FLEET_DIRECT = 200
+FLEET_GATEWAY = 50
 #: under the stack's temporary AIRFLOW_HOME (set by runway_e2e_stack.airflow_env)
 OUTPUT = os.environ.get("RUNWAY_E2E_OUTPUT", "/tmp/runway-e2e-output")
 IMAGE = "https://example.com/runway-e2e/frame.png"
@@ -117,6 +121,23 @@ def runway_e2e_worker_kill():
     )
 
 
+@dag(
+    dag_id="runway_e2e_fleet",
+    # Every generation of the fleet may wait at once: deferred, none of them holds a Celery slot.
+    **{**DAG_ARGS, "max_active_tasks": FLEET_DIRECT + FLEET_GATEWAY},
+)
+def runway_e2e_fleet():
+    # Polls as a production DAG would (Runway refreshes a task every 5 s at most): 250 triggers polling every
+    # second would measure the simulator, not the deployment.
+    fleet = {**COMMON, "poll_interval": 5.0, "max_poll_interval": 15.0}
+    RunwayImageToVideoOperator.partial(
+        task_id="direct", runway_conn_id="runway_fleet_direct", prompt_image=IMAGE, **fleet
+    ).expand(prompt_text=[f"e2e-fleet direct clip {i}" for i in range(FLEET_DIRECT)])
+    RunwayImageToVideoOperator.partial(
+        task_id="gateway", runway_conn_id="runway_fleet_gateway", prompt_image=IMAGE, **fleet
+    ).expand(prompt_text=[f"e2e-fleet gateway clip {i}" for i in range(FLEET_GATEWAY)])
+
+
 runway_e2e_mapped()
 runway_e2e_cancel()
 runway_e2e_restart()
@@ -124,3 +145,4 @@ runway_e2e_stall()
 runway_e2e_pool()
 runway_e2e_gateway_slow()
 runway_e2e_worker_kill()
+runway_e2e_fleet()
