@@ -219,3 +219,10 @@ def test_a_state_that_cannot_be_learnt_is_unknown_never_an_error():
         supervisor.fail = BrokenPipeError("gone")
         state = durable.read_ti_state(durable.TIKey.of(ti))
     assert not state.known and "gone" in state.detail
+
+
+def test_the_operator_module_s_state_key_is_the_record_s():
+    # The operator module names it without importing durable (DAG files import that module on every parse).
+    from airflow_provider_runway.operators import runway as operators
+
+    assert operators.STATE_KEY == durable.STATE_KEY

@@ -125,6 +125,7 @@ def test_operator_and_sensor_modules_leave_runtime_machinery_unimported():
         "airflow_provider_runway.hooks.runway",
         "airflow_provider_runway.media",
         "airflow_provider_runway.polling",
+        "airflow_provider_runway.durable",
         "airflow_provider_runway.endpoints._registry",
         "airflow_provider_runway.endpoints._rules",
         "airflow_provider_runway.endpoints._body",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_runway import durable, lineage, models
+from airflow_provider_runway import lineage, models
 from airflow_provider_runway._compat import conf
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
-    from airflow_provider_runway import media
+    from airflow_provider_runway import durable, media
     from airflow_provider_runway.durable import TIKey
     from airflow_provider_runway.endpoints._declare import Endpoint
     from airflow_provider_runway.hooks.runway import RunwayHook
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 # on every parse, and those pull in fsspec, Airflow's trigger machinery and more (BENCHMARKS.md, import cost).
 
 #: task_state_store key holding the remote task of the current logical generation (durable execution).
-STATE_KEY = durable.STATE_KEY
+STATE_KEY = "runway_task"  # = durable.STATE_KEY (durable loads when a task runs; a test checks the two)
 XCOM_TASK_ID = "runway_task_id"
 XCOM_TASK_URL = "runway_task_url"
 #: the create answer's ``estimatedCost.credits`` (Runway direct), pushed right after the create: the
@@ -295,7 +295,7 @@ class RunwayBaseOperator(BaseOperator):
         return RunwayHook(self.runway_conn_id)
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_runway import polling
+        from airflow_provider_runway import durable, polling
         from airflow_provider_runway.triggers.runway import deferral
 
         # Everything that can be checked without a request is checked before the (paid) create.
@@ -402,6 +402,8 @@ class RunwayBaseOperator(BaseOperator):
         return self._complete(context, event, estimated_credits=self._pushed_estimate(context))
 
     def _records(self, context: Context) -> durable.Records | None:
+        from airflow_provider_runway import durable
+
         return durable.records_for(context) if self.durable else None
 
     def _pushed_estimate(self, context: Context) -> float | None:
@@ -555,6 +557,8 @@ class RunwayBaseOperator(BaseOperator):
         self, records: durable.Records | None, request: str | None
     ) -> tuple[durable.Record | None, models.RunwayTask | None]:
         """What an earlier try left: the record and task to re-attach to, or ``(None, None)`` to create."""
+        from airflow_provider_runway import durable
+
         if records is None:
             return None, None
         record = records.get()
@@ -626,6 +630,8 @@ class RunwayBaseOperator(BaseOperator):
         self, records: durable.Records | None, body: dict[str, Any], request: str | None
     ) -> durable.Record:
         """The intent, the (paid) create, then its task id: a crash between any two is recognised later."""
+        from airflow_provider_runway import durable
+
         planned = durable.intent(request, self.endpoint)
         if records is not None:
             records.put(planned)  # fails before the paid call if the record cannot be kept

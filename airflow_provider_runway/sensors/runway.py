@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_runway import durable, models
+from airflow_provider_runway import models
 from airflow_provider_runway._compat import AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_provider_runway.exceptions import RunwayError, RunwayValidationError
 from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLink
@@ -17,6 +17,7 @@ from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLi
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_runway import durable
     from airflow_provider_runway.hooks.runway import RunwayHook
 
 # polling, the hook and the trigger are imported where used: DAG files import this module on every parse.
@@ -93,7 +94,7 @@ class RunwayTaskSensor(BaseSensorOperator):
         return self.runway_task_id
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_runway import polling
+        from airflow_provider_runway import durable, polling
         from airflow_provider_runway.triggers.runway import deferral
 
         started = time.time()
