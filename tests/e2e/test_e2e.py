@@ -167,9 +167,11 @@ def pool_run(stack: Any) -> dict[str, Any]:
 def task_processes(stack: Any, ti_id: str) -> list[tuple[int, str]]:
     """``(pid, title)`` of the LocalExecutor worker (the task's supervisor) and the task process of one
     try. Both set their process title to name the TI's id ("airflow worker -- LocalExecutor: <id>" and
-    "airflow worker -- <id>"); they live in the scheduler's process group."""
+    "airflow worker -- <id>"). They descend from the scheduler, but on Airflow 3.3 the task process has a
+    process group of its own (apache/airflow#65505), so the whole tree is searched, not the group."""
     found = []
-    for pid in e2e.group_members(stack.procs["scheduler"].popen.pid):
+    scheduler = stack.procs["scheduler"].popen.pid
+    for pid in sorted({*e2e.group_members(scheduler), *e2e.descendants(scheduler)}):
         try:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except OSError:
@@ -202,6 +204,8 @@ def test_worker_killed_mid_wait_retries_and_reattaches(stack: Any) -> None:
     procs = e2e.wait_for("the task's processes", lambda: task_processes(stack, ti["id"]), 30)
     supervisors = [pid for pid, title in procs if "LocalExecutor" in title]
     assert len(supervisors) == 1, procs
+    # A host's death takes the task process too: it must be found, or it would go on waiting, orphaned.
+    assert len(procs) >= 2, f"only the supervisor was found, not its task process: {procs}"
     # The crash: the supervisor first (so nothing is left to report the task's end), then the task.
     for pid in [*supervisors, *(pid for pid, _ in procs if pid not in supervisors)]:
         os.kill(pid, signal.SIGKILL)
