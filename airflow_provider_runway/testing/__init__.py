@@ -14,15 +14,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_runway.testing._state import FAULT_KINDS, SimConfig
+    from airflow_provider_runway.testing._config import SimConfig
+    from airflow_provider_runway.testing._faults import FAULT_KINDS
     from airflow_provider_runway.testing.control import SimulatorControl, SimulatorControlError
     from airflow_provider_runway.testing.simulator import Simulator
 
 __all__ = ["FAULT_KINDS", "SimConfig", "Simulator", "SimulatorControl", "SimulatorControlError"]
 
 _WHERE = {
-    "FAULT_KINDS": "_state",
-    "SimConfig": "_state",
+    "FAULT_KINDS": "_faults",
+    "SimConfig": "_config",
     "Simulator": "simulator",
     "SimulatorControl": "control",
     "SimulatorControlError": "control",
