@@ -15,49 +15,33 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import os
 import posixpath
 import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
 
-from airflow_provider_runway.exceptions import RunwayConfigurationError, RunwayError, RunwayValidationError
-from airflow_provider_runway.models import DEFAULT_MAX_DOWNLOAD_BYTES, is_loopback_host, redact_url
+from airflow_provider_runway.core import filetypes
+from airflow_provider_runway.core.defaults import DEFAULT_MAX_DOWNLOAD_BYTES
+from airflow_provider_runway.core.filetypes import EXTENSIONS, PLACEHOLDERS, AssetKind
+from airflow_provider_runway.core.urls import check_fetch_url, data_uri_length, fits_data_uri, redact_url
+from airflow_provider_runway.core.urls import is_internal_address as is_internal_address
+from airflow_provider_runway.exceptions import (
+    RunwayConfigurationError,
+    RunwayError,
+    RunwayOutputExpiredError,
+    RunwayValidationError,
+)
 
 if TYPE_CHECKING:
-    from airflow_provider_runway.hooks.runway import RunwayHook
-    from airflow_provider_runway.models import RunwayTask
+    from airflow_provider_runway.core.task import RunwayTask
 
-AssetKind = Literal["image", "video", "audio"]
 UPLOAD_MIN_BYTES = 512
 UPLOAD_MAX_BYTES = 200 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
-
-IMAGE_EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
-VIDEO_EXTENSIONS = {".mp4": "video/mp4", ".mov": "video/quicktime", ".m4v": "video/mp4"}
-AUDIO_EXTENSIONS = {
-    ".mp3": "audio/mpeg",
-    ".wav": "audio/wav",
-    ".m4a": "audio/mp4",
-    ".aac": "audio/aac",
-    ".ogg": "audio/ogg",
-    ".flac": "audio/flac",
-}
-EXTENSIONS: dict[str, dict[str, str]] = {
-    "image": IMAGE_EXTENSIONS,
-    "video": VIDEO_EXTENSIONS,
-    "audio": AUDIO_EXTENSIONS,
-}
-#: The stand-in for a file while the rest of a request is validated (before any file is read or uploaded).
-PLACEHOLDERS = {
-    "image": "data:image/png;base64,AAAA",
-    "video": "data:video/mp4;base64,AAAA",
-    "audio": "data:audio/mpeg;base64,AAAA",
-}
 REMOTE_PREFIXES = ("https://", "http://", "data:", "runway://")
 #: fsspec protocols that fetch from any network host (and ``a::b`` chains, which can wrap them): a file
 #: argument never goes through them, so a templated input cannot make the worker fetch an internal URL.
@@ -154,7 +138,7 @@ def _sniff(head: bytes, kind: AssetKind, declared: str | None) -> str | None:
         return (
             "video/quicktime"
             if brand == b"qt  "
-            else (declared if declared in VIDEO_EXTENSIONS.values() else "video/mp4")
+            else (declared if filetypes.is_allowed_mime("video", declared) else "video/mp4")
         )
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
         return declared or "video/quicktime"
@@ -192,23 +176,16 @@ def inspect_file(value: Any, kind: AssetKind, field: str, *, conn_id: str | None
         raise RunwayValidationError(field, f"file {location.url} is empty")
     with fs.open(location.path, "rb") as handle:
         head = handle.read(16)
-    ext = posixpath.splitext(location.path)[1].lower()
-    allowed = EXTENSIONS[kind]
-    mime = _sniff(head, kind, allowed.get(ext))
+    ext = posixpath.splitext(location.path)[1]
+    mime = _sniff(head, kind, filetypes.mime_of_extension(kind, ext))
     if mime == "image/gif":
         raise RunwayValidationError(field, f"{location.url} is a GIF; Runway takes JPEG, PNG or WebP images")
-    if mime is None or mime not in allowed.values():
-        names = ", ".join(sorted({m.split("/")[1] for m in allowed.values()}))
+    if mime is None or not filetypes.is_allowed_mime(kind, mime):
+        names = ", ".join(sorted({m.split("/")[1] for m in EXTENSIONS[kind].values()}))
         raise RunwayValidationError(
             field, f"{location.url} is not a supported {kind} ({names}); found {mime or 'unknown content'}"
         )
     return LocalAsset(location, size, mime, field)
-
-
-def data_uri_length(size: int, mime: str) -> int:
-    """Length of the whole data URI of a file of ``size`` bytes, ``data:<mime>;base64,`` included: what
-    the ``maxLength`` of Runway's spec counts."""
-    return len(f"data:{mime};base64,") + 4 * ((size + 2) // 3)
 
 
 def read_data_uri(asset: LocalAsset) -> str:
@@ -236,9 +213,9 @@ def resolve_asset(
     if isinstance(value, dict) or value is None or isinstance(value, (int, float, bool)):
         return value  # not a file reference: the body validation reports it, naming the field
     asset = inspect_file(value, kind, field, conn_id=conn_id)
-    encoded = data_uri_length(asset.size, asset.mime)
-    if encoded <= limit:
+    if fits_data_uri(asset.size, asset.mime, limit):
         return read_data_uri(asset)
+    encoded = data_uri_length(asset.size, asset.mime)
     mb = 1024 * 1024
     if uploader is None:
         raise RunwayValidationError(
@@ -329,54 +306,18 @@ def _resolve(host: str, port: int) -> list[str]:
 resolve_host: Callable[[str, int], list[str]] = _resolve
 
 
-def is_internal_address(address: str) -> bool:
-    """Loopback, private, link-local (cloud metadata), shared, reserved or multicast: not the internet."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0].strip("[]"))
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
 def check_download_url(url: str, *, allow_loopback_http: bool) -> str:
-    """Refuse what the provider must not fetch: anything but https, and any host that is (or resolves to) a
-    loopback, private or link-local address. ``allow_loopback_http`` (the connection extra
-    ``allow_insecure_loopback``, for the simulator) lets loopback through, over http or https.
+    """Refuse what the provider must not fetch (:func:`~airflow_provider_runway.core.urls.check_fetch_url`),
+    resolving the host with :data:`resolve_host` first.
 
-    The host is resolved here, before the request; the HTTP client resolves it again to connect, so a DNS
-    server that answers differently the second time (DNS rebinding) is not stopped by this check.
+    The HTTP client resolves the host again to connect, so a DNS server that answers differently the second
+    time (DNS rebinding) is not stopped by this check.
     """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise RunwayError(f"Output URL is malformed: {redact_url(url)}") from None
-    host = parts.hostname
-    if not host or parts.scheme not in ("https", "http"):
-        raise RunwayError(f"Refusing to download {redact_url(url)}: outputs are fetched over https only")
-    if parts.scheme == "http" and not (allow_loopback_http and is_loopback_host(host)):
-        raise RunwayError(
-            f"Refusing to download {redact_url(url)}: outputs are fetched over https only (plain http only "
-            "to 127.0.0.1/localhost when the connection allows it)"
-        )
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        addresses = [host]
-    except ValueError:
-        addresses = resolve_host(host, port or (443 if parts.scheme == "https" else 80))
-    for address in addresses:
-        if not is_internal_address(address):
-            continue
-        if allow_loopback_http and is_loopback_host(address):
-            continue
-        raise RunwayError(
-            f"Refusing to download {redact_url(url)}: {host} is or resolves to {address}, a loopback, private "
-            "or link-local address (only loopback is allowed, and only when the connection sets "
-            "allow_insecure_loopback)"
-        )
-    return url
+    return check_fetch_url(url, allow_loopback_http=allow_loopback_http, resolve=_resolve_now)
+
+
+def _resolve_now(host: str, port: int) -> list[str]:
+    return resolve_host(host, port)  # looked up at each call, so a test can replace it
 
 
 def output_extension(url: str, default: str) -> str:
@@ -412,6 +353,22 @@ def stream_to(location: Location, write: Callable[[BinaryIO], Any]) -> Any:
     return result
 
 
+class OutputSource(Protocol):
+    """What saving a task's outputs needs from the connection (the hook is one), and no more.
+
+    :meth:`download` streams one signed URL into a file, raising
+    :class:`~airflow_provider_runway.exceptions.RunwayOutputExpiredError` when it has expired;
+    :meth:`get_task` reads the task again, for fresh URLs.
+    """
+
+    @property
+    def log(self) -> Any: ...
+
+    def download(self, url: str, handle: BinaryIO, *, max_bytes: int) -> tuple[int, str, str | None]: ...
+
+    def get_task(self, task_id: str) -> RunwayTask: ...
+
+
 @dataclass
 class SavedOutput:
     index: int
@@ -431,7 +388,7 @@ class SavedOutput:
 
 
 def save_task_outputs(
-    hook: RunwayHook,
+    source: OutputSource,
     task: RunwayTask,
     output_path: Any,
     *,
@@ -441,8 +398,6 @@ def save_task_outputs(
 ) -> list[SavedOutput]:
     """Download every output of a SUCCEEDED task to ``output_path``; a URL found expired is refreshed
     (one new GET of the task for fresh signed URLs), once."""
-    from airflow_provider_runway.exceptions import RunwayOutputExpiredError
-
     base = locate(output_path, conn_id=conn_id, field="output_path")
     outputs = list(task.outputs)
     refreshed = False
@@ -453,7 +408,7 @@ def save_task_outputs(
             target = base.child(output_name(task.id, index, url, default_ext))
 
             def fetch(handle: BinaryIO, url: str = url) -> tuple[int, str, str | None]:
-                return hook.download(url, handle, max_bytes=max_bytes)
+                return source.download(url, handle, max_bytes=max_bytes)
 
             try:
                 size, digest, content_type = stream_to(target, fetch)
@@ -461,13 +416,13 @@ def save_task_outputs(
                 if refreshed:
                     raise
                 refreshed = True
-                hook.log.warning("Output URL of Runway task %s expired; fetching fresh URLs", task.id)
-                fresh = hook.get_task(task.id)
+                source.log.warning("Output URL of Runway task %s expired; fetching fresh URLs", task.id)
+                fresh = source.get_task(task.id)
                 if len(fresh.outputs) != len(outputs):
                     raise
                 outputs = list(fresh.outputs)
                 continue
-            hook.log.info(
+            source.log.info(
                 "Saved Runway output %d of task %s to %s (%d bytes)", index, task.id, target.url, size
             )
             saved.append(SavedOutput(index, target.url, size, digest, content_type))
@@ -476,7 +431,7 @@ def save_task_outputs(
 
 
 def save_into_manifest(
-    hook: RunwayHook,
+    source: OutputSource,
     task: RunwayTask,
     manifest: dict[str, Any],
     output_path: Any,
@@ -487,7 +442,7 @@ def save_into_manifest(
 ) -> dict[str, Any]:
     """Save a finished task's outputs and add path, size, sha256 and type to each manifest output."""
     saved = save_task_outputs(
-        hook, task, output_path, conn_id=conn_id, default_ext=default_ext, max_bytes=max_bytes
+        source, task, output_path, conn_id=conn_id, default_ext=default_ext, max_bytes=max_bytes
     )
     by_index = {item.index: item.to_dict() for item in saved}
     manifest["outputs"] = [{**o, **by_index.get(o["index"], {})} for o in manifest["outputs"]]

@@ -1,19 +1,20 @@
 """RunwayHook: the Runway connection, with a sync half (requests) and an async half (httpx).
 
-Both halves are thin: they turn :class:`~airflow_provider_runway.models.Send` actions into HTTP requests
-and feed what came back into :func:`~airflow_provider_runway.models.exchange`, which makes every decision
+Both halves are thin: they turn :class:`~airflow_provider_runway.core.exchange.Send` actions into HTTP
+requests and feed what came back into :func:`~airflow_provider_runway.core.exchange.exchange`, which makes
+every decision
 (retry or not, how long to wait, which exception). The async half shares one pooled ``httpx.AsyncClient``
-per event loop, so thousands of triggers in one triggerer reuse the same connections.
+per event loop, so thousands of triggers in one triggerer reuse the same connections. Files (uploads of
+inputs, downloads of outputs) are :mod:`.files`; each library's failures, and the sync driver, are
+:mod:`.transport`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import posixpath
 import ssl
 import sys
 import time
-import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -22,26 +23,32 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_runway import __version__, durable, models, polling
+from airflow_provider_runway import __version__, durable, polling
+from airflow_provider_runway.core import defaults, fields, kill, organization, urls
+from airflow_provider_runway.core.exchange import (
+    ApiRequest,
+    HttpResponse,
+    PreparedRequest,
+    RetryPolicy,
+    Send,
+    TransportFailure,
+    Wait,
+    exchange,
+)
+from airflow_provider_runway.core.settings import ConnectionSettings, settings_from_connection, user_agent
+from airflow_provider_runway.core.task import RunwayTask, parse_created, parse_task, task_when_missing
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
     RunwayAuthError,
     RunwayError,
     RunwayNotFoundError,
-    RunwayOutputExpiredError,
-    RunwayTransportError,
 )
-from airflow_provider_runway.models import (
-    ApiRequest,
-    ConnectionSettings,
-    HttpResponse,
-    PreparedRequest,
-    RetryPolicy,
-    RunwayTask,
-    Send,
-    TransportFailure,
-    TransportKind,
-    Wait,
+from airflow_provider_runway.hooks import files
+from airflow_provider_runway.hooks.transport import (
+    drive,
+    httpx_failure,
+    requests_failure,
+    send_with_requests,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +59,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_runway.media import LocalAsset
 
+__all__ = ["PROBE_TASK_ID", "USER_AGENT", "RunwayHook", "SubmittedTask", "httpx_failure", "requests_failure"]
+
 #: A task id that cannot exist, used by test_connection on the gateway (no organization endpoint there).
 PROBE_TASK_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -61,7 +70,7 @@ def _user_agent() -> str:
         from airflow import __version__ as airflow_version
     except ImportError:  # pragma: no cover
         airflow_version = "unknown"
-    return models.user_agent(__version__, airflow_version, "{}.{}".format(*sys.version_info[:2]))
+    return user_agent(__version__, airflow_version, "{}.{}".format(*sys.version_info[:2]))
 
 
 USER_AGENT = _user_agent()
@@ -75,48 +84,6 @@ class SubmittedTask:
     endpoint: str
     submitted_at: float
     estimated_credits: float | None = None
-
-
-# --------------------------------------------------------------------------------------------------------
-# Transport failures of each library, mapped to the core's three kinds
-# --------------------------------------------------------------------------------------------------------
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= 300 else text[:300] + "…"
-
-
-def requests_failure(exc: Exception) -> TransportFailure:
-    """Classify a requests exception: was the request certainly never sent?"""
-    import requests
-    import urllib3.exceptions
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return TransportFailure(TransportKind.NOT_SENT, _describe(exc))
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return TransportFailure(TransportKind.TIMEOUT, _describe(exc))
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason: Any = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)
-        if isinstance(
-            reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-        ):
-            return TransportFailure(TransportKind.NOT_SENT, _describe(exc))
-        if isinstance(exc, requests.exceptions.SSLError):
-            return TransportFailure(TransportKind.NOT_SENT, _describe(exc))
-    return TransportFailure(TransportKind.BROKEN, _describe(exc))
-
-
-def httpx_failure(exc: Exception) -> TransportFailure:
-    """Classify an httpx exception the same way as :func:`requests_failure`."""
-    import httpx
-
-    if isinstance(
-        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-    ):
-        return TransportFailure(TransportKind.NOT_SENT, _describe(exc))
-    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
-        return TransportFailure(TransportKind.TIMEOUT, _describe(exc))
-    return TransportFailure(TransportKind.BROKEN, _describe(exc))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -226,7 +193,7 @@ async def aclose_shared_clients() -> None:
 
 
 def _decide_kill(task_id: str, state: durable.TIState, reattachable: bool, logger: Any) -> bool:
-    decision = models.kill_decision(state.state, known=state.known, durable=reattachable)
+    decision = kill.kill_decision(state.state, known=state.known, durable=reattachable)
     detail = f" ({state.detail})" if state.detail else ""
     if decision.cancel:
         logger.info("Runway task %s on kill: %s; cancelling it if unfinished", task_id, decision.reason)
@@ -252,13 +219,13 @@ class RunwayHook(BaseHook):
     """
 
     conn_name_attr = "runway_conn_id"
-    default_conn_name = models.DEFAULT_CONN_ID
+    default_conn_name = defaults.DEFAULT_CONN_ID
     conn_type = "runway"
     hook_name = "Runway"
 
     def __init__(
         self,
-        runway_conn_id: str = models.DEFAULT_CONN_ID,
+        runway_conn_id: str = defaults.DEFAULT_CONN_ID,
         *,
         retry_policy: RetryPolicy | None = None,
         **kwargs: Any,
@@ -293,7 +260,7 @@ class RunwayHook(BaseHook):
     # ----------------------------------------------------------------------------------------------------
     @staticmethod
     def _settings_from(conn: Any, conn_id: str) -> ConnectionSettings:
-        return models.settings_from_connection(
+        return settings_from_connection(
             conn_id,
             host=conn.host,
             password=conn.password,
@@ -350,22 +317,10 @@ class RunwayHook(BaseHook):
     # The two runners: the only I/O in this class
     # ----------------------------------------------------------------------------------------------------
     def _exchange(self, settings: ConnectionSettings, request: ApiRequest) -> Generator[Any, Any, Any]:
-        return models.exchange(settings, request, agent=USER_AGENT, policy=self._policy(settings))
+        return exchange(settings, request, agent=USER_AGENT, policy=self._policy(settings))
 
     def _run(self, request: ApiRequest) -> Any:
-        steps = self._exchange(self.settings, request)
-        outcome: HttpResponse | TransportFailure | None = None
-        try:
-            while True:
-                action = steps.send(outcome)
-                if isinstance(action, Wait):
-                    self.log.warning("%s; waiting %.1f s", action.reason, action.seconds)
-                    self._sleep(action.seconds)
-                    outcome = None
-                else:
-                    outcome = self._send(action)
-        except StopIteration as done:
-            return done.value
+        return drive(self._exchange(self.settings, request), self._send, sleep=self._sleep, log=self.log)
 
     async def _arun(self, request: ApiRequest) -> Any:
         settings = await self.asettings()
@@ -399,24 +354,7 @@ class RunwayHook(BaseHook):
             return done.value
 
     def _send(self, action: Send) -> HttpResponse | TransportFailure:
-        import requests
-
-        req: PreparedRequest = action.request
-        try:
-            response = self.session.request(
-                req.method,
-                req.url,
-                headers=dict(req.headers),
-                data=req.content,
-                timeout=(req.connect_timeout, req.read_timeout),
-                verify=req.verify,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            return requests_failure(exc)
-        return HttpResponse(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
-        )
+        return send_with_requests(self.session, action.request)[0]
 
     async def _asend(self, action: Send) -> HttpResponse | TransportFailure:
         import httpx
@@ -452,12 +390,10 @@ class RunwayHook(BaseHook):
     # ----------------------------------------------------------------------------------------------------
     @staticmethod
     def _create_request(endpoint: str, body: Mapping[str, Any]) -> ApiRequest:
-        return ApiRequest(
-            "POST", models.endpoint_path(endpoint), models.check_generic_body(body), billed=True
-        )
+        return ApiRequest("POST", urls.endpoint_path(endpoint), fields.check_generic_body(body), billed=True)
 
     def _created(self, request: ApiRequest, payload: Any, submitted_at: float) -> SubmittedTask:
-        task_id, credits = models.parse_created(payload, request.path)
+        task_id, credits = parse_created(payload, request.path)
         self.log.info("Created Runway task %s on %s", task_id, request.path)
         return SubmittedTask(task_id, request.path, submitted_at, credits)
 
@@ -508,22 +444,22 @@ class RunwayHook(BaseHook):
     # ----------------------------------------------------------------------------------------------------
     def get_task(self, task_id: str) -> RunwayTask:
         """The task's current state. The gateway's ``task_not_exist`` gives a PENDING task with
-        ``visible=False`` (not visible yet; see :func:`~airflow_provider_runway.models.task_when_missing`);
+        ``visible=False`` (not visible yet; see :func:`~airflow_provider_runway.core.task.task_when_missing`);
         a plain 404 raises :class:`RunwayNotFoundError`."""
-        request = ApiRequest("GET", models.task_path(task_id), task_id=task_id)
+        request = ApiRequest("GET", urls.task_path(task_id), task_id=task_id)
         try:
             payload = self._run(request)
         except RunwayNotFoundError as err:
-            return models.task_when_missing(task_id, err)
-        return models.parse_task(payload, task_id=task_id)
+            return task_when_missing(task_id, err)
+        return parse_task(payload, task_id=task_id)
 
     async def aget_task(self, task_id: str) -> RunwayTask:
-        request = ApiRequest("GET", models.task_path(task_id), task_id=task_id)
+        request = ApiRequest("GET", urls.task_path(task_id), task_id=task_id)
         try:
             payload = await self._arun(request)
         except RunwayNotFoundError as err:
-            return models.task_when_missing(task_id, err)
-        return models.parse_task(payload, task_id=task_id)
+            return task_when_missing(task_id, err)
+        return parse_task(payload, task_id=task_id)
 
     def cancel_task(self, task_id: str) -> str:
         """``DELETE /v1/tasks/{id}``. Callers must only cancel a task last seen non-terminal: on a finished
@@ -532,7 +468,7 @@ class RunwayHook(BaseHook):
         :return: ``"cancelled"``, ``"gone"`` (already cancelled or deleted) or ``"unsupported"`` (the
             gateway has no cancel).
         """
-        request = ApiRequest("DELETE", models.task_path(task_id), task_id=task_id)
+        request = ApiRequest("DELETE", urls.task_path(task_id), task_id=task_id)
         try:
             self._run(request)
         except RunwayAPIError as err:
@@ -541,7 +477,7 @@ class RunwayHook(BaseHook):
         return "cancelled"
 
     async def acancel_task(self, task_id: str) -> str:
-        request = ApiRequest("DELETE", models.task_path(task_id), task_id=task_id)
+        request = ApiRequest("DELETE", urls.task_path(task_id), task_id=task_id)
         try:
             await self._arun(request)
         except RunwayAPIError as err:
@@ -553,8 +489,8 @@ class RunwayHook(BaseHook):
         self, task_id: str, ti: durable.TIKey | None, *, reattachable: bool, log: Any = None
     ) -> str:
         """What ``on_kill`` does while a task waits: cancel the remote task only if a person ended the task
-        instance (:func:`~airflow_provider_runway.models.kill_decision`) and a fresh GET shows it unfinished
-        (:func:`~airflow_provider_runway.models.may_cancel`). Logs the decision; never raises.
+        instance (:func:`~airflow_provider_runway.core.kill.kill_decision`) and a fresh GET shows it unfinished
+        (:func:`~airflow_provider_runway.core.kill.may_cancel`). Logs the decision; never raises.
 
         :param reattachable: a next try re-attaches to the same remote task (durable execution).
         :return: ``"kept"``, ``"finished"``, ``"failed"`` or what :meth:`cancel_task` returned.
@@ -564,7 +500,7 @@ class RunwayHook(BaseHook):
             return "kept"
         try:
             task = self.get_task(task_id)
-            result = self.cancel_task(task_id) if models.may_cancel(task) else "finished"
+            result = self.cancel_task(task_id) if kill.may_cancel(task) else "finished"
         except RunwayError as err:
             logger.warning("Could not cancel Runway task %s on kill: %s", task_id, err)
             return "failed"
@@ -582,7 +518,7 @@ class RunwayHook(BaseHook):
             return "kept"
         try:
             task = await self.aget_task(task_id)
-            result = await self.acancel_task(task_id) if models.may_cancel(task) else "finished"
+            result = await self.acancel_task(task_id) if kill.may_cancel(task) else "finished"
         except RunwayError as err:
             logger.warning("Could not cancel Runway task %s on kill: %s", task_id, err)
             return "failed"
@@ -590,7 +526,7 @@ class RunwayHook(BaseHook):
         return result
 
     def _cancel_result(self, task_id: str, err: RunwayAPIError) -> str:
-        result = models.cancel_result(err)
+        result = kill.cancel_result(err)
         if result == "unsupported":
             self.log.warning(
                 "Could not cancel Runway task %s: this endpoint has no cancel (%s). It keeps running and "
@@ -604,18 +540,18 @@ class RunwayHook(BaseHook):
 
     def get_organization(self) -> dict[str, Any]:
         """``GET /v1/organization`` (Runway direct only): credit balance, tier limits and usage."""
-        return models.parse_organization(self._run(ApiRequest("GET", "/v1/organization")))
+        return organization.parse_organization(self._run(ApiRequest("GET", "/v1/organization")))
 
     async def aget_organization(self) -> dict[str, Any]:
-        return models.parse_organization(await self._arun(ApiRequest("GET", "/v1/organization")))
+        return organization.parse_organization(await self._arun(ApiRequest("GET", "/v1/organization")))
 
     def get_credit_balance(self) -> float:
         """The organization's ``creditBalance`` (Runway direct only; the gateway answers 404:
         :class:`~airflow_provider_runway.exceptions.RunwayNotFoundError`)."""
-        return models.credit_balance(self.get_organization())
+        return organization.credit_balance(self.get_organization())
 
     async def aget_credit_balance(self) -> float:
-        return models.credit_balance(await self.aget_organization())
+        return organization.credit_balance(await self.aget_organization())
 
     # ----------------------------------------------------------------------------------------------------
     # Files: uploads of inputs (Runway direct), downloads of outputs
@@ -626,135 +562,33 @@ class RunwayHook(BaseHook):
         """Stream a signed output URL into ``handle`` in constant memory.
 
         No API key is sent (the URL carries its own signature). Redirects are followed by hand, each hop
-        checked like the first (https, or http to loopback when the connection allows it).
+        checked like the first (https, or http to loopback when the connection allows it). Retries follow
+        the API's rule (:func:`~airflow_provider_runway.core.exchange.decide_retry`).
 
         :return: bytes written, their sha256, the Content-Type.
         :raises RunwayOutputExpiredError: 403 or 410: fetch the task again for fresh URLs.
         """
-        import requests
-
-        from airflow_provider_runway import media
-
-        settings = self.settings
-        current = url
-        for _hop in range(4):
-            media.check_download_url(current, allow_loopback_http=settings.allow_insecure_loopback)
-            # Retries follow the same rule as API GETs (models.decide_retry): 429 honouring Retry-After,
-            # 5xx and transport errors, bounded in count and in total wait.
-            request = ApiRequest("GET", models.redact_url(current))
-            policy = self._policy(settings)
-            attempt, waited = 0, 0.0
-            while True:
-                attempt += 1
-                try:
-                    response = self.session.get(
-                        current,
-                        stream=True,
-                        timeout=(settings.connect_timeout, settings.read_timeout),
-                        verify=settings.verify,
-                        allow_redirects=False,
-                        headers={"User-Agent": USER_AGENT},
-                    )
-                except requests.RequestException as exc:
-                    failure = requests_failure(exc)
-                    decision = models.decide_retry(
-                        request, failure, attempt=attempt, waited=waited, policy=policy
-                    )
-                    if not decision.retry:
-                        raise RunwayTransportError(
-                            f"Download of {models.redact_url(current)} failed: {failure.detail}"
-                        ) from None
-                else:
-                    if response.status_code not in models.RETRYABLE_STATUSES:
-                        break
-                    answer = HttpResponse(
-                        response.status_code, {k.lower(): v for k, v in response.headers.items()}, b""
-                    )
-                    decision = models.decide_retry(
-                        request, answer, attempt=attempt, waited=waited, policy=policy
-                    )
-                    if not decision.retry:
-                        break  # the status is reported below
-                    response.close()
-                self.log.warning("Download failed (%s); waiting %.1f s", decision.reason, decision.delay)
-                self._sleep(decision.delay)
-                waited += decision.delay
-            with response:
-                status = response.status_code
-                if status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
-                    from urllib.parse import urljoin
-
-                    current = urljoin(current, response.headers["Location"])
-                    continue
-                shown = models.redact_url(current)
-                if status in (401, 403, 410):
-                    raise RunwayOutputExpiredError(
-                        f"the signed output URL {shown} was refused (expired?)",
-                        status_code=status,
-                        method="GET",
-                    )
-                if status == 404:
-                    raise RunwayNotFoundError(
-                        f"output {shown} not found (deleted?)", status_code=404, method="GET"
-                    )
-                if status != 200:
-                    raise RunwayAPIError(f"download of {shown} failed", status_code=status, method="GET")
-                expected = response.headers.get("Content-Length")
-                if expected is not None and expected.isdigit() and int(expected) > max_bytes:
-                    raise RunwayError(f"Output {shown} is {expected} bytes, over the {max_bytes} byte limit")
-                try:
-                    size, digest = media.sha256_writer(
-                        handle, response.iter_content(chunk_size), max_bytes=max_bytes, url=current
-                    )
-                except requests.RequestException as exc:
-                    raise RunwayTransportError(f"Download of {shown} broke off: {_describe(exc)}") from None
-                if expected is not None and expected.isdigit() and int(expected) != size:
-                    raise RunwayTransportError(
-                        f"Download of {shown} was truncated: {size} of {expected} bytes"
-                    )
-                return size, digest, response.headers.get("Content-Type")
-        raise RunwayError(f"Too many redirects downloading {models.redact_url(url)}")
+        return files.download(
+            self.session,
+            self.settings,
+            url,
+            handle,
+            max_bytes=max_bytes,
+            chunk_size=chunk_size,
+            policy=self._policy(self.settings),
+            user_agent=USER_AGENT,
+            sleep=self._sleep,
+            log=self.log,
+        )
 
     def upload_file(self, asset: LocalAsset) -> str:
         """Upload a local or object-storage file through ``POST /v1/uploads`` (Runway direct).
 
         :return: the ``runway://`` URI to use in a create (valid 24 h).
         """
-        from airflow_provider_runway import media
-
-        settings = self.settings
-        name = posixpath.basename(asset.location.path) or "upload"
-        payload = self._run(ApiRequest("POST", "/v1/uploads", {"filename": name, "type": "ephemeral"}))
-        if not isinstance(payload, dict) or not payload.get("uploadUrl") or not payload.get("runwayUri"):
-            raise RunwayAPIError(
-                f"unexpected answer to POST /v1/uploads: {str(payload)[:200]}", method="POST"
-            )
-        upload_url = str(payload["uploadUrl"])
-        media.check_download_url(upload_url, allow_loopback_http=settings.allow_insecure_loopback)
-        fields = {str(k): str(v) for k, v in (payload.get("fields") or {}).items()}
-        with asset.location.fs.open(asset.location.path, "rb") as source:
-            body = _MultipartStream(fields, name, asset.mime, source, asset.size)
-            response = self.session.post(
-                upload_url,
-                data=body,
-                headers={
-                    "Content-Type": body.content_type,
-                    "Content-Length": str(len(body)),
-                    "User-Agent": USER_AGENT,
-                },
-                timeout=(settings.connect_timeout, max(settings.read_timeout, 300.0)),
-                verify=settings.verify,
-                allow_redirects=False,
-            )
-        if response.status_code not in (200, 201, 204):
-            raise RunwayAPIError(
-                f"upload of {asset.location.url} failed: {response.text[:200]}",
-                status_code=response.status_code,
-                method="POST",
-                path="(upload URL)",
-            )
-        self.log.info("Uploaded %s (%d bytes) as %s", asset.location.url, asset.size, payload["runwayUri"])
-        return str(payload["runwayUri"])
+        return files.upload(
+            self.session, self.settings, asset, run=self._run, user_agent=USER_AGENT, log=self.log
+        )
 
     # ----------------------------------------------------------------------------------------------------
     # Waiting: two drivers of the one wait loop in polling.watch
@@ -854,7 +688,7 @@ class RunwayHook(BaseHook):
             return done.value
 
     def restore_outputs(
-        self, event: Any, *, max_poll_failures: int = models.DEFAULT_MAX_POLL_FAILURES
+        self, event: Any, *, max_poll_failures: int = defaults.DEFAULT_MAX_POLL_FAILURES
     ) -> Any:
         """Put back the signed output URLs a trigger withheld from its event (one GET of the task).
 
@@ -907,7 +741,7 @@ class RunwayHook(BaseHook):
             try:
                 org = self.get_organization()
             except RunwayAPIError as err:
-                if not models.is_missing_endpoint(err):
+                if not organization.is_missing_endpoint(err):
                     raise
                 # The gateway has no organization endpoint: probe the task endpoint with an impossible id.
                 try:
@@ -930,46 +764,3 @@ class RunwayHook(BaseHook):
             return False, str(err)
         except Exception as err:  # e.g. the connection does not exist: say so rather than raise
             return False, f"{type(err).__name__}: {err}"
-
-
-class _MultipartStream:
-    """A multipart/form-data body (fields, then one file) read in chunks, with a known length, so a
-    200 MB upload never sits in memory and is sent with Content-Length (presigned POSTs refuse chunked)."""
-
-    def __init__(self, fields: Mapping[str, str], filename: str, mime: str, source: Any, size: int) -> None:
-        self.boundary = f"runway-{uuid.uuid4().hex}"
-        self.content_type = f"multipart/form-data; boundary={self.boundary}"
-        head = b"".join(
-            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-            for key, value in fields.items()
-        )
-        safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
-        head += (
-            f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'
-            f"Content-Type: {mime}\r\n\r\n"
-        ).encode()
-        self._parts: list[Any] = [head, source, f"\r\n--{self.boundary}--\r\n".encode()]
-        self._length = len(head) + size + len(self._parts[2])
-        self._index = 0
-
-    def __len__(self) -> int:
-        return self._length
-
-    def read(self, amount: int = -1) -> bytes:
-        chunks: list[bytes] = []
-        wanted = amount if amount and amount > 0 else 1 << 62
-        while wanted > 0 and self._index < len(self._parts):
-            part = self._parts[self._index]
-            if isinstance(part, bytes):
-                piece, rest = part[:wanted], part[wanted:]
-                self._parts[self._index] = rest
-                if not rest:
-                    self._index += 1
-            else:
-                piece = part.read(min(wanted, 1024 * 1024))
-                if not piece:
-                    self._index += 1
-                    continue
-            chunks.append(piece)
-            wanted -= len(piece)
-        return b"".join(chunks)

@@ -1,0 +1,108 @@
+"""The transport under both halves of the hook: each library's failures mapped to the core's three kinds,
+and the sync driver of the core's generators (the async one lives beside the hook's shared client pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow_provider_runway.core.exchange import (
+    HttpResponse,
+    PreparedRequest,
+    Send,
+    TransportFailure,
+    TransportKind,
+    Wait,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+T = TypeVar("T")
+
+
+def describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def requests_failure(exc: Exception) -> TransportFailure:
+    """Classify a requests exception: was the request certainly never sent?"""
+    import requests
+    import urllib3.exceptions
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return TransportFailure(TransportKind.NOT_SENT, describe(exc))
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return TransportFailure(TransportKind.TIMEOUT, describe(exc))
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason: Any = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)
+        if isinstance(
+            reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+        ):
+            return TransportFailure(TransportKind.NOT_SENT, describe(exc))
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TransportFailure(TransportKind.NOT_SENT, describe(exc))
+    return TransportFailure(TransportKind.BROKEN, describe(exc))
+
+
+def httpx_failure(exc: Exception) -> TransportFailure:
+    """Classify an httpx exception the same way as :func:`requests_failure`."""
+    import httpx
+
+    if isinstance(
+        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+    ):
+        return TransportFailure(TransportKind.NOT_SENT, describe(exc))
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return TransportFailure(TransportKind.TIMEOUT, describe(exc))
+    return TransportFailure(TransportKind.BROKEN, describe(exc))
+
+
+def drive(
+    steps: Generator[Send | Wait, HttpResponse | TransportFailure | None, T],
+    send: Callable[[Send], HttpResponse | TransportFailure],
+    *,
+    sleep: Callable[[float], None],
+    log: Any,
+) -> T:
+    """Run one of the core's request generators synchronously: send what it says to send, sleep what it
+    says to wait (logging why), and return what it returns."""
+    outcome: HttpResponse | TransportFailure | None = None
+    try:
+        while True:
+            action = steps.send(outcome)
+            if isinstance(action, Wait):
+                log.warning("%s; waiting %.1f s", action.reason, action.seconds)
+                sleep(action.seconds)
+                outcome = None
+            else:
+                outcome = send(action)
+    except StopIteration as done:
+        return done.value
+
+
+def send_with_requests(
+    session: requests.Session, request: PreparedRequest, *, stream: bool = False
+) -> tuple[HttpResponse | TransportFailure, requests.Response | None]:
+    """One attempt with requests; the answer as the core reads it (no body when streaming), and the
+    response itself when there is one."""
+    import requests
+
+    try:
+        response = session.request(
+            request.method,
+            request.url,
+            headers=dict(request.headers),
+            data=request.content,
+            timeout=(request.connect_timeout, request.read_timeout),
+            verify=request.verify,
+            allow_redirects=False,
+            stream=stream,
+        )
+    except requests.RequestException as exc:
+        return requests_failure(exc), None
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return HttpResponse(response.status_code, headers, b"" if stream else response.content), response
