@@ -57,6 +57,7 @@ def runway_image_to_video_pipeline():
             for path in images
         ]
 
+    # [START generate_video]
     sources = find_images()
     generate = RunwayImageToVideoOperator.partial(
         task_id="generate_video",
@@ -67,6 +68,7 @@ def runway_image_to_video_pipeline():
         outlets=[VIDEOS],
         retries=2,
     ).expand_kwargs(sources)
+    # [END generate_video]
 
     @task
     def build_summary(manifests: list[dict], sources: list[dict]) -> str:

@@ -18,7 +18,9 @@ from airflow_provider_runway.sensors.runway import RunwayTaskSensor
 
 INPUTS = Path(os.environ.get("RUNWAY_EXAMPLE_INPUTS", str(Path(__file__).parent / "inputs")))
 OUTPUT = os.environ.get("RUNWAY_EXAMPLE_OUTPUT", "/tmp/runway_example_output").rstrip("/")
+# [START runway_task_id_template]
 RUNWAY_TASK_ID = "{{ ti.xcom_pull(task_ids='submit', key='runway_task_id') }}"
+# [END runway_task_id_template]
 
 
 @dag(
@@ -30,6 +32,7 @@ RUNWAY_TASK_ID = "{{ ti.xcom_pull(task_ids='submit', key='runway_task_id') }}"
     doc_md=__doc__,
 )
 def runway_submit_then_sense():
+    # [START submit_then_sense]
     submit = RunwayImageToVideoOperator(
         task_id="submit",
         prompt_image=str(INPUTS / "ocean_waves.png"),
@@ -44,6 +47,7 @@ def runway_submit_then_sense():
         task_id="download", runway_task_id=RUNWAY_TASK_ID, output_path=OUTPUT + "/sensed/{{ ds }}/"
     )
     submit >> wait >> download
+    # [END submit_then_sense]
 
 
 runway_submit_then_sense()

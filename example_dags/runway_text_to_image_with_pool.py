@@ -56,6 +56,7 @@ def runway_text_to_image_with_pool():
         """The upstream data step: a real pipeline would read these from a table."""
         return PROMPTS
 
+    # [START generate_images_in_pool]
     images = RunwayTextToImageOperator.partial(
         task_id="generate_image",
         model="gen4_image",
@@ -67,6 +68,7 @@ def runway_text_to_image_with_pool():
         output_path=OUTPUT + "/images/{{ run_id | replace(':', '_') | replace('+', '_') }}/",
         retries=2,
     ).expand(prompt_text=prompts())
+    # [END generate_images_in_pool]
 
     @task
     def report(manifests: list[dict]) -> dict:

@@ -28,6 +28,7 @@ OUTPUT = os.environ.get("RUNWAY_EXAMPLE_OUTPUT", "/tmp/runway_example_output").r
     doc_md=__doc__,
 )
 def runway_video_to_video():
+    # [START restyle_clip]
     RunwayVideoToVideoOperator(
         task_id="restyle_clip",
         video_uri=str(INPUTS / "street_clip.mp4"),
@@ -37,6 +38,7 @@ def runway_video_to_video():
         seed=42,
         output_path=OUTPUT + "/restyled/{{ ds }}/",
     )
+    # [END restyle_clip]
 
 
 runway_video_to_video()
