@@ -49,7 +49,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_runway.triggers.runway"],
             }
         ],
-        "extra-links": ["airflow_provider_runway.operators.runway.RunwayTaskLink"],
+        "extra-links": ["airflow_provider_runway.links.runway.RunwayTaskLink"],
         "connection-types": [
             {
                 "connection-type": "runway",

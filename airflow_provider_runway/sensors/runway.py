@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_runway import models
 from airflow_provider_runway._compat import AirflowSensorTimeout, AirflowSkipException, conf
+from airflow_provider_runway.core import defaults
 from airflow_provider_runway.exceptions import RunwayError, RunwayValidationError
-from airflow_provider_runway.operators.runway import XCOM_TASK_URL, RunwayTaskLink
+from airflow_provider_runway.links.runway import RunwayTaskLink, push_task_link
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_runway import durable
+    from airflow_provider_runway.core.task import RunwayTask
     from airflow_provider_runway.hooks.runway import RunwayHook
 
 # polling, the hook and the trigger are imported where used: DAG files import this module on every parse.
@@ -57,13 +58,13 @@ class RunwayTaskSensor(BaseSensorOperator):
         self,
         *,
         runway_task_id: str,
-        runway_conn_id: str = models.DEFAULT_CONN_ID,
+        runway_conn_id: str = defaults.DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = models.DEFAULT_POLL_INTERVAL,
-        max_poll_interval: float = models.DEFAULT_MAX_POLL_INTERVAL,
+        poll_interval: float = defaults.DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float = defaults.DEFAULT_MAX_POLL_INTERVAL,
         polling_mode: str = "adaptive",
-        not_exist_grace: float = models.DEFAULT_NOT_EXIST_GRACE,
-        max_poll_failures: int = models.DEFAULT_MAX_POLL_FAILURES,
+        not_exist_grace: float = defaults.DEFAULT_NOT_EXIST_GRACE,
+        max_poll_failures: int = defaults.DEFAULT_MAX_POLL_FAILURES,
         cancel_on_timeout: bool = False,
         cancel_on_kill: bool = False,
         **kwargs: Any,
@@ -90,7 +91,9 @@ class RunwayTaskSensor(BaseSensorOperator):
         return RunwayHook(self.runway_conn_id)
 
     def _check_id(self) -> str:
-        models.task_path(self.runway_task_id)  # raises RunwayValidationError naming runway_task_id
+        from airflow_provider_runway.core.urls import task_path
+
+        task_path(self.runway_task_id)  # raises RunwayValidationError naming runway_task_id
         return self.runway_task_id
 
     def execute(self, context: Context) -> Any:
@@ -116,14 +119,11 @@ class RunwayTaskSensor(BaseSensorOperator):
                 self.polling_mode,
                 on_loopback=settings.on_loopback,
             )
-        link = settings.task_link(task_id)
-        # RunwayTaskLink.get_link reads runway_task_url: without it the framework overwrites the link with "".
-        context["ti"].xcom_push(key=XCOM_TASK_URL, value=link)
-        context["ti"].xcom_push(key=RunwayTaskLink().xcom_key, value=link)
+        push_task_link(context["ti"], settings.task_link(task_id))
         if self.reschedule:
             return super().execute(context)
         try:
-            first: models.RunwayTask | None = self.hook.get_task(task_id)
+            first: RunwayTask | None = self.hook.get_task(task_id)
         except RunwayError as err:
             if not polling.is_transient_poll_error(err):
                 raise
@@ -210,10 +210,11 @@ class RunwayTaskSensor(BaseSensorOperator):
 
     def _manifest(self, event: Any) -> dict[str, Any]:
         from airflow_provider_runway import polling
+        from airflow_provider_runway.core.urls import redact_url
 
         manifest = polling.finish_event(event)
         for output in manifest["outputs"]:
-            self.log.info("Runway output %d: %s", output["index"], models.redact_url(output["url"]))
+            self.log.info("Runway output %d: %s", output["index"], redact_url(output["url"]))
         return manifest
 
     def on_kill(self) -> None:
