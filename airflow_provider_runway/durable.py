@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from airflow_provider_runway.models import RunwayTask
+    from airflow_provider_runway.core.task import RunwayTask
 
 #: task_state_store key of the record (Airflow 3.3+); also the name of the old, intent-less record.
 STATE_KEY = "runway_task"

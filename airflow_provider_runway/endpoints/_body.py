@@ -20,7 +20,9 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from airflow_provider_runway import media, models
+from airflow_provider_runway.core.fields import check_asset_uri, check_model, check_utf8
+from airflow_provider_runway.core.filetypes import kind_of_extension
+from airflow_provider_runway.core.urls import DEFAULT_DATA_URI_LIMIT as DEFAULT_DATA_URI_LIMIT
 from airflow_provider_runway.endpoints import _registry, _rules
 from airflow_provider_runway.endpoints._declare import Arg, Endpoint, FileKind, camel_case
 from airflow_provider_runway.exceptions import RunwayValidationError
@@ -47,7 +49,7 @@ def endpoint(path: str) -> Endpoint:
 def build(declared: Endpoint, values: Mapping[str, Any]) -> Built:
     """The body of ``POST /v1/<declared.path>`` from the operator's argument ``values`` (file arguments
     already turned into URIs); raises :class:`RunwayValidationError` naming the argument."""
-    model = models.check_model(values.get("model"))
+    model = check_model(values.get("model"))
     rules = _rules.rules_for(declared.path, model)
     notes = () if rules is not None else (unknown_model_note(declared.path, model),)
     properties: dict[str, Any] = rules.schema.get("properties", {}) if rules else {}
@@ -126,7 +128,7 @@ def _shape(arg: Arg, value: Any, schema: dict[str, Any] | None, values: Mapping[
     if arg.form == "value":
         return coerce(_camel_keys(value, schema), schema)
     if arg.form == "media":
-        return models.check_asset_uri(value, name, arg.kinds()[0])
+        return check_asset_uri(value, name, arg.kinds()[0])
     if arg.form == "frames":
         return _frames(value, name, schema)
     if arg.form == "media_list":
@@ -136,7 +138,7 @@ def _shape(arg: Arg, value: Any, schema: dict[str, Any] | None, values: Mapping[
 
 def _frames(value: Any, name: str, schema: dict[str, Any] | None) -> Any:
     if isinstance(value, str) or hasattr(value, "__fspath__"):
-        return models.check_asset_uri(value, name, "image")
+        return check_asset_uri(value, name, "image")
     if not isinstance(value, (list, tuple)):
         raise RunwayValidationError(
             name,
@@ -157,7 +159,7 @@ def _frames(value: Any, name: str, schema: dict[str, Any] | None) -> Any:
             raise RunwayValidationError(f"{where}.position", f"{position!r} is given twice")
         if isinstance(position, str):
             seen.add(position)
-        frames.append({**item, "uri": models.check_asset_uri(item["uri"], f"{where}.uri", "image")})
+        frames.append({**item, "uri": check_asset_uri(item["uri"], f"{where}.uri", "image")})
     return frames
 
 
@@ -176,13 +178,11 @@ def _media_list(value: Any, name: str, kind: FileKind, schema: dict[str, Any] | 
             if "uri" not in item:
                 raise RunwayValidationError(where, f"must be a {kind} URI or a dict {{'uri': ...}}")
             item_kind: Any = item.get("type") if item.get("type") in ("image", "video", "audio") else kind
-            result.append(
-                {**fill, **item, "uri": models.check_asset_uri(item["uri"], f"{where}.uri", item_kind)}
-            )
+            result.append({**fill, **item, "uri": check_asset_uri(item["uri"], f"{where}.uri", item_kind)})
         elif wraps:
-            result.append({**fill, "uri": models.check_asset_uri(item, f"{where}.uri", kind)})
+            result.append({**fill, "uri": check_asset_uri(item, f"{where}.uri", kind)})
         else:  # the model takes bare URIs (seed_audio's referenceAudios)
-            result.append(models.check_asset_uri(item, where, kind))
+            result.append(check_asset_uri(item, where, kind))
     return result
 
 
@@ -216,7 +216,7 @@ def typed_media_kind(arg: Arg, value: Any, values: Mapping[str, Any]) -> tuple[A
 def _typed_media(arg: Arg, value: Any, values: Mapping[str, Any], schema: dict[str, Any] | None) -> Any:
     kind, uri = typed_media_kind(arg, value, values)
     extra = {k: v for k, v in value.items() if k not in ("type", "uri")} if isinstance(value, Mapping) else {}
-    return {"type": kind, "uri": models.check_asset_uri(uri, f"{arg.name}.uri", kind), **extra}
+    return {"type": kind, "uri": check_asset_uri(uri, f"{arg.name}.uri", kind), **extra}
 
 
 def asset_kind_of(uri: Any) -> FileKind | None:
@@ -236,8 +236,7 @@ def asset_kind_of(uri: Any) -> FileKind | None:
     path = urlsplit(uri.strip()).path if "://" in uri else uri.strip()
     name = path.rsplit("/", 1)[-1]
     ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    found = next((kind for kind, known in media.EXTENSIONS.items() if ext in known), None)
-    return found  # type: ignore[return-value]
+    return kind_of_extension(ext)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -375,7 +374,7 @@ def check_json(body: Any, names: Mapping[str, str], path: tuple[str | int, ...] 
     if isinstance(body, str):
         if "\x00" in body:
             raise RunwayValidationError(field_name(path, names), "must not contain NUL characters")
-        models.check_utf8(body, field_name(path, names))
+        check_utf8(body, field_name(path, names))
     elif isinstance(body, Mapping):
         for key, item in body.items():
             if not isinstance(key, str):
@@ -452,7 +451,7 @@ def check_wire_body(path: str, body: Mapping[str, Any], field: str = "body") -> 
         model = body.get("model")
         if model is None:
             raise RunwayValidationError(f"{field}.model", f"is required on {path}")
-        rules = _rules.rules_for(path, models.check_model(model, f"{field}.model"))
+        rules = _rules.rules_for(path, check_model(model, f"{field}.model"))
         if rules is None:
             notes = (unknown_model_note(path, str(model)),)
     else:
@@ -482,7 +481,3 @@ def data_uri_limit(path: str, model: Any, wire: tuple[str, ...], kind: str) -> i
         if (found := _rules.data_uri_limit(schema, kind)) is not None
     ]
     return min(limits) if limits else DEFAULT_DATA_URI_LIMIT
-
-
-#: What Runway's spec takes in most fields (5 MiB, the whole URI).
-DEFAULT_DATA_URI_LIMIT = 5 * 1024 * 1024
