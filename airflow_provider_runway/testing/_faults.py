@@ -6,8 +6,8 @@ Three families:
 
 * replacing kinds answer instead of the service (:func:`replacing_response`): the request is not processed;
 * create kinds shape the task a create makes (:func:`task_shape`);
-* ``slow`` delays the real answer and ``create_lost`` loses a create's answer after the task exists
-  (:func:`after_service`).
+* ``slow`` delays the real answer (:func:`slow_down`) and ``create_lost`` loses a create's answer after the
+  task exists (:func:`lost_create`).
 """
 
 from __future__ import annotations

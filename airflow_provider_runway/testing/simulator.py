@@ -15,8 +15,11 @@ As a process (the first line on stdout is the base URL)::
 
 The HTTP layer is deliberately hand-written so it can misbehave on purpose: reset a connection, never answer,
 answer slowly, or send broken JSON (see :data:`~airflow_provider_runway.testing._faults.FAULT_KINDS`). This module
-holds :class:`Simulator` (the server on a thread of this process) and the command's entry point; the rooms
-behind them are listed in :mod:`~airflow_provider_runway.testing._state`.
+holds :class:`Simulator` (the server on a thread of this process) and re-exports the command's entry point.
+The I/O side: ``_http.py`` (the HTTP/1.1 server), ``_routes.py`` (what each request gets), ``_control_routes.py``
+and ``_controls.py`` (``/_sim/``, and the control methods written once), ``_cli.py`` (the command); the model of
+the service behind them is :class:`~airflow_provider_runway.testing._state.SimState`, whose docstring lists its
+rooms.
 """
 
 from __future__ import annotations
