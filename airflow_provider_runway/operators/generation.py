@@ -11,7 +11,7 @@ Imported when a task runs, never when a DAG file is parsed.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_runway import durable
 from airflow_provider_runway.core import defaults, urls
@@ -30,15 +30,31 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_runway.core.task import RunwayTask
-    from airflow_provider_runway.operators.base import RunwayBaseOperator
+    from airflow_provider_runway.hooks.runway import RunwayHook
 
 
-def records_for(op: RunwayBaseOperator, context: Context) -> durable.Records | None:
+class Operator(Protocol):
+    """What this module reads of the operator (``operators.base.RunwayBaseOperator`` is one)."""
+
+    endpoint: str
+    durable: bool
+    recreate_unconfirmed: bool
+    min_credit_balance: float | str | None
+    require_credit_check: bool
+
+    @property
+    def log(self) -> Any: ...
+
+    @property
+    def hook(self) -> RunwayHook: ...
+
+
+def records_for(op: Operator, context: Context) -> durable.Records | None:
     """The operator's durable records, or None with ``durable=False``."""
     return durable.records_for(context) if op.durable else None
 
 
-def submit(op: RunwayBaseOperator, body: dict[str, Any]) -> Any:
+def submit(op: Operator, body: dict[str, Any]) -> Any:
     """The (paid) create; a 404 or 405 (nothing was created) names the endpoint the URL lacks."""
     try:
         return op.hook.submit(op.endpoint, body)
@@ -62,7 +78,7 @@ def submit(op: RunwayBaseOperator, body: dict[str, Any]) -> Any:
         ) from None
 
 
-def min_credit_balance(op: RunwayBaseOperator) -> float | None:
+def min_credit_balance(op: Operator) -> float | None:
     value = op.min_credit_balance
     if value is None or value == "":
         return None
@@ -77,7 +93,7 @@ def min_credit_balance(op: RunwayBaseOperator) -> float | None:
     return number
 
 
-def check_credit_balance(op: RunwayBaseOperator, minimum: float) -> float | None:
+def check_credit_balance(op: Operator, minimum: float) -> float | None:
     """Refuse to create when the credit balance is below ``minimum``; the balance, or None when this
     connection has no organization endpoint (and the check is not required)."""
     try:
@@ -107,7 +123,7 @@ def check_credit_balance(op: RunwayBaseOperator, minimum: float) -> float | None
 
 
 def resume(
-    op: RunwayBaseOperator, records: durable.Records | None, request: str | None
+    op: Operator, records: durable.Records | None, request: str | None
 ) -> tuple[durable.Record | None, RunwayTask | None]:
     """What an earlier try left: the record and task to re-attach to, or ``(None, None)`` to create."""
     if records is None:
@@ -164,7 +180,7 @@ def resume(
     return record, task
 
 
-def unconfirmed(op: RunwayBaseOperator, records: durable.Records, what: str) -> None:
+def unconfirmed(op: Operator, records: durable.Records, what: str) -> None:
     """An earlier create may have been billed: fail (not retried), unless told to create anew."""
     if op.recreate_unconfirmed:
         op.log.warning(
@@ -182,7 +198,7 @@ def unconfirmed(op: RunwayBaseOperator, records: durable.Records, what: str) -> 
 
 
 def create(
-    op: RunwayBaseOperator, records: durable.Records | None, body: dict[str, Any], request: str | None
+    op: Operator, records: durable.Records | None, body: dict[str, Any], request: str | None
 ) -> durable.Record:
     """The intent, the (paid) create, then its task id: a crash between any two is recognised later."""
     planned = durable.intent(request, op.endpoint)
@@ -208,7 +224,7 @@ def create(
     return record
 
 
-def mark_seen(op: RunwayBaseOperator, records: durable.Records, record: durable.Record) -> durable.Record:
+def mark_seen(op: Operator, records: durable.Records, record: durable.Record) -> durable.Record:
     """Note that a GET showed the task: from now on a 404 means it is gone, not hidden."""
     if record.seen:
         return record
@@ -220,7 +236,7 @@ def mark_seen(op: RunwayBaseOperator, records: durable.Records, record: durable.
     return seen
 
 
-def forget(op: RunwayBaseOperator, records: durable.Records | None) -> None:
+def forget(op: Operator, records: durable.Records | None) -> None:
     if records is None:
         return
     try:
