@@ -29,11 +29,27 @@ Designs:
     the same loop on ``httpx.AsyncClient()`` with httpx's default pool and no semaphore: what a plain
     "pooled client" does when thousands of requests queue inside httpcore's pool.
 
+Loads (``--loads quiet,loaded``, both by default, one after the other in the same run):
+
+``quiet``
+    nothing else runs beside the trigger process.
+``loaded``
+    a CPU-bound neighbour process (pure-Python work that never sleeps, as a dag processor parsing, a busy
+    scheduler or another tenant's pod is) runs on the trigger process's CPU for the whole run, so the kernel
+    shares that core between them.
+
+With ``--pin`` (the default on a machine with 2 or more CPUs) the simulator runs on CPU 0, and the trigger
+process and its neighbour on CPU 1: the simulator stands in for Runway, which does not share the
+triggerer's node, so the load lands on the triggerer only. ``--latency S`` delays every task GET by ``S``
+seconds in the simulator (its ``slow`` fault), as a real round trip to Runway does; 0 (the default) answers
+at loopback speed.
+
 ``--ramp`` finds the largest N one process holds within the lag targets (p99 < 100 ms, max < 200 ms): it adds
 triggers in steps onto tasks that never finish in the window (fixed 6 s polling: every trigger polls all the
 time, the worst case) and measures the lag of each step once the start-up burst has passed.
 
     benchmarks/.venv/bin/python benchmarks/bench_triggerer.py [--quick] [--n 1000,5000] [--designs ...] [--ramp]
+        [--loads quiet,loaded] [--latency 0.1] [--no-pin]
 """
 
 from __future__ import annotations
@@ -54,7 +70,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, conn_json, machine, percentile, save, sim_get, simulator
+from _common import API_KEY, conn_json, machine, percentile, save, sim_get, sim_post, simulator
 
 DESIGNS = ("provider-adaptive", "provider-fixed", "new-client", "to-thread", "floor", "floor-naive")
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -452,8 +468,17 @@ def child(args: argparse.Namespace) -> None:
 
         hook_module.ASYNC_MAX_IN_FLIGHT = args.in_flight
 
-    # Trigger log lines go to a file, as a triggerer writes them (never to a terminal).
-    logging.basicConfig(filename=args.log, level=logging.INFO, force=True)
+    # Trigger log lines leave the process as Airflow's trigger runner sends them to its supervisor: JSON, one
+    # unbuffered write per line (supervisor._configure_logs_over_json_channel), here to a file instead of the
+    # supervisor's socket. Never to a terminal or a pipe that the parent drains late.
+    log_io = open(args.log, "wb", buffering=0)
+    try:
+        from airflow.sdk.log import configure_logging, reset_logging
+
+        reset_logging()
+        configure_logging(json_output=True, output=log_io, sending_to_supervisor=True)
+    except ImportError:  # pragma: no cover - an Airflow without the Task SDK's logging
+        logging.basicConfig(stream=log_io, level=logging.INFO, force=True)
     result = asyncio.run(_child_ramp(args) if args.design == "ramp" else _child_run(args))
     print(json.dumps(result), flush=True)
 
@@ -461,14 +486,43 @@ def child(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------------------------
 # The parent: one simulator and one trigger process per (N, design)
 # ------------------------------------------------------------------------------------------------------------
-def _run_child(design: str, n: int, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+#: The neighbour of the loaded mode: pure-Python work that never sleeps (allocation, hashing, sorting: what a
+#: dag processor parsing files or a busy scheduler does), so it wants its whole CPU all the time.
+NEIGHBOUR = """
+import random
+rng = random.Random(0)
+while True:
+    rows = [{"k": rng.random(), "v": str(i)} for i in range(2000)]
+    rows.sort(key=lambda row: row["k"])
+    hash(tuple(row["v"] for row in rows))
+"""
+
+
+def _pin(pid: int, cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(pid, {cpu})
+
+
+def _cpu_s(process: Any) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def _run_child(
+    design: str, n: int, args: argparse.Namespace, extra: list[str], load: str = "quiet"
+) -> dict[str, Any]:
     import psutil
 
+    sim_cpu, trigger_cpu = (0, 1) if args.pin else (None, None)
     # Enough credits and daily creates for tens of thousands of tasks (defaults: 100,000 credits, 10,000/day).
     limits = ("--credits", "1000000000", "--daily-limit", "100000000")
+    neighbour = None
     with simulator("--update-interval", str(UPDATE_INTERVAL), *limits) as (base, root, pid):
+        _pin(pid, sim_cpu)
+        if args.latency:
+            sim_post(root, "/_sim/faults", {"kind": "slow", "path": "tasks_get", "delay": args.latency})
         sim = psutil.Process(pid)
-        sim_cpu0 = sim.cpu_times()
+        sim_cpu0 = _cpu_s(sim)
         started = time.monotonic()
         env = {
             **os.environ,
@@ -492,7 +546,7 @@ def _run_child(design: str, n: int, args: argparse.Namespace, extra: list[str]) 
             "--max-finish",
             str(args.max_finish),
             "--log",
-            f"/tmp/bench_triggerer_{design}_{n}.log",
+            f"/tmp/bench_triggerer_{design}_{n}_{load}.log",
             "--max-wall",
             str(args.max_wall),
             *extra,
@@ -500,14 +554,55 @@ def _run_child(design: str, n: int, args: argparse.Namespace, extra: list[str]) 
             *(["--gc-freeze"] if args.gc_freeze else []),
             *(["--trace-late", str(args.trace_late)] if args.trace_late else []),
         ]
-        out = subprocess.run(command, env=env, capture_output=True, text=True)
-        wall = time.monotonic() - started
-        sim_cpu1 = sim.cpu_times()
-    if out.returncode != 0:
-        raise RuntimeError(f"{design} N={n} failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    sim_cpu = (sim_cpu1.user - sim_cpu0.user) + (sim_cpu1.system - sim_cpu0.system)
-    result["simulator_cpu_share_of_one_core"] = round(sim_cpu / wall, 3)
+        if load == "loaded":
+            neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
+            _pin(neighbour.pid, trigger_cpu)
+            neighbour_process = psutil.Process(neighbour.pid)
+            neighbour_cpu0 = _cpu_s(neighbour_process)
+        try:
+            child_process = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            _pin(child_process.pid, trigger_cpu)
+            spy = None
+            if args.profile:
+                # Sampled from outside (py-spy, 100 Hz, "raw" collapsed stacks), so the loop runs unprofiled.
+                spy = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).with_name("py-spy")),
+                        "record",
+                        "--rate",
+                        "100",
+                        "--format",
+                        "raw",
+                        "--output",
+                        f"{args.profile}_{design}_{n}_{load}.txt",
+                        "--pid",
+                        str(child_process.pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            stdout, stderr = child_process.communicate()
+            if spy is not None:
+                spy.wait(30)
+            wall = time.monotonic() - started
+            sim_cpu1 = _cpu_s(sim)
+            neighbour_share = (
+                round((_cpu_s(neighbour_process) - neighbour_cpu0) / wall, 3) if neighbour else None
+            )
+        finally:
+            if neighbour is not None:
+                neighbour.kill()
+                neighbour.wait(10)
+    if child_process.returncode != 0:
+        raise RuntimeError(f"{design} N={n} ({load}) failed:\n{stderr[-3000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["load"] = load
+    result["latency_s"] = args.latency
+    result["pinned"] = bool(args.pin)
+    result["simulator_cpu_share_of_one_core"] = round((sim_cpu1 - sim_cpu0) / wall, 3)
+    result["neighbour_cpu_share_of_one_core"] = neighbour_share
     return result
 
 
@@ -529,6 +624,26 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-wall", type=float, default=None, help="cap per design run (s)")
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--loads",
+        default="quiet,loaded",
+        help="quiet (the trigger process alone) and/or loaded (a CPU-bound neighbour on its CPU), in this order",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the simulator waits before answering each task GET",
+    )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=(os.cpu_count() or 1) >= 2,
+        help="simulator on CPU 0, trigger process (and neighbour) on CPU 1 (default on 2+ CPUs)",
+    )
+    parser.add_argument(
+        "--profile", default=None, help="py-spy every trigger process to PREFIX_<design>_<n>_<load>.txt"
+    )
     # child-only
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--design", help=argparse.SUPPRESS)
@@ -565,39 +680,51 @@ def main() -> int:
     counts = [int(x) for x in (args.n or ("1000" if quick else "1000,5000")).split(",")]
     designs = args.designs.split(",")
     small = (args.designs_small or args.designs).split(",")
+    loads = args.loads.split(",")
     results: list[dict[str, Any]] = []
     for n in [] if args.only_ramp else counts:
         for design in designs if n == max(counts) else small:
-            result = _run_child(design, n, args, ["--seed", str(args.seed)])
-            results.append(result)
-            print(_line(result), flush=True)
-            save(
-                (args.out or ("triggerer_quick" if quick else "triggerer")) + "_partial",
-                {"results": results, "argv": sys.argv[1:]},
-            )
-    ramp = None
+            for load in loads:
+                result = _run_child(design, n, args, ["--seed", str(args.seed)], load)
+                results.append(result)
+                print(_line(result), flush=True)
+                save(
+                    (args.out or ("triggerer_quick" if quick else "triggerer")) + "_partial",
+                    {"results": results, "argv": sys.argv[1:]},
+                )
+    ramps = {}
     if args.ramp:
-        ramp = _run_child(
-            "ramp",
-            0,
-            args,
-            [
-                "--ramp-step",
-                str(args.ramp_step),
-                "--ramp-max",
-                str(args.ramp_max),
-                "--ramp-window",
-                str(args.ramp_window),
-            ],
-        )
-        print(
-            f"ramp (provider, fixed 6 s polling, tasks never finish): largest N within lag targets = "
-            f"{ramp['largest_n_within_targets']}",
-            flush=True,
-        )
-        for step in ramp["steps"]:
-            print(f"  {json.dumps(step)}", flush=True)
-    data = {"machine": machine(), "quick": quick, "results": results, "ramp": ramp, "argv": sys.argv[1:]}
+        for load in loads:
+            ramp = ramps[load] = _run_child(
+                "ramp",
+                0,
+                args,
+                [
+                    "--ramp-step",
+                    str(args.ramp_step),
+                    "--ramp-max",
+                    str(args.ramp_max),
+                    "--ramp-window",
+                    str(args.ramp_window),
+                ],
+                load,
+            )
+            print(
+                f"ramp ({load}; provider, fixed 6 s polling, tasks never finish): largest N within lag targets = "
+                f"{ramp['largest_n_within_targets']}",
+                flush=True,
+            )
+            for step in ramp["steps"]:
+                print(f"  {json.dumps(step)}", flush=True)
+    data = {
+        "machine": machine(),
+        "quick": quick,
+        "results": results,
+        "ramps": ramps,
+        "argv": sys.argv[1:],
+        "latency_s": args.latency,
+        "pinned": bool(args.pin),
+    }
     save(args.out or ("triggerer_quick" if quick else "triggerer"), data)
     return 0
 
@@ -605,12 +732,13 @@ def main() -> int:
 def _line(r: dict[str, Any]) -> str:
     lag, delay = r["lag_ms"], r["delay_s"]
     return (
-        f"{r['design']:<18} N={r['n']:<5} events={r['events']} unfinished={r['unfinished_at_cap']} cpu/GET={r['cpu_us_per_get']} us "
+        f"{r['design']:<18} {r.get('load', 'quiet'):<6} N={r['n']:<5} events={r['events']} unfinished={r['unfinished_at_cap']} cpu/GET={r['cpu_us_per_get']} us "
         f"cpu={r['cpu_s']} s ({r['cpu_share_of_one_core']:.0%} of a core) KB/trigger={r['kb_per_trigger']} "
         f"lag p50/p99/max={lag['p50']}/{lag['p99']}/{lag['max']} ms "
         f"(after start-up {r['lag_ms_after_startup']['p99']}/{r['lag_ms_after_startup']['max']}) "
         f"delay p50/p99={delay['p50']}/{delay['p99']} s GETs/task={r['gets_per_task']} "
-        f"sim CPU={r['simulator_cpu_share_of_one_core']:.0%} wall={r['wall_s']} s "
+        f"sim CPU={r['simulator_cpu_share_of_one_core']:.0%} "
+        f"neighbour CPU={r['neighbour_cpu_share_of_one_core'] or 0:.0%} wall={r['wall_s']} s "
         f"gen2 GCs={r['gc']['gen2_collections']} (longest {r['gc']['gen2_max_pause_ms']} ms)"
     )
 
