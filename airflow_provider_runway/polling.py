@@ -10,6 +10,9 @@ from the reported progress and its rate and sleeps until just after it; while th
 (PENDING, THROTTLED) it backs off towards ``max_interval``. It never polls faster than ``min_interval``
 and never sleeps past the deadline. ``mode="fixed"`` polls every ``min_interval`` plus jitter, as
 Runway's own SDK does.
+
+The loop ends in one event; what an event means (a manifest, or which exception) is
+:mod:`airflow_provider_runway.core.outcome`'s to say.
 """
 
 from __future__ import annotations
@@ -21,7 +24,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from airflow_provider_runway import models as models_defaults
+from airflow_provider_runway.core import defaults
+from airflow_provider_runway.core.defaults import (
+    DEFAULT_POLL_INTERVAL,
+    MIN_REAL_POLL_INTERVAL,
+    NOT_VISIBLE_WARNING_EVERY,
+)
+from airflow_provider_runway.core.kill import may_cancel
+from airflow_provider_runway.core.outcome import EVENT_STATUSES as EVENT_STATUSES
+from airflow_provider_runway.core.outcome import event
+from airflow_provider_runway.core.outcome import finish_event as finish_event
+from airflow_provider_runway.core.outcome import manifest_from as manifest_from
+from airflow_provider_runway.core.outcome import withhold_output_urls as withhold_output_urls
+from airflow_provider_runway.core.task import QUEUED_STATUSES, RunwayTask, TaskStatus, is_known_status
 from airflow_provider_runway.exceptions import (
     RunwayError,
     RunwayNotFoundError,
@@ -31,30 +46,16 @@ from airflow_provider_runway.exceptions import (
     RunwayTransportError,
     RunwayValidationError,
 )
-from airflow_provider_runway.models import (
-    DEFAULT_POLL_INTERVAL,
-    MIN_REAL_POLL_INTERVAL,
-    NOT_VISIBLE_WARNING_EVERY,
-    QUEUED_STATUSES,
-    RunwayTask,
-    TaskStatus,
-    is_known_status,
-    may_cancel,
-)
 
 PollMode = Literal["adaptive", "fixed"]
-DEFAULT_MAX_POLL_INTERVAL = models_defaults.DEFAULT_MAX_POLL_INTERVAL
+DEFAULT_MAX_POLL_INTERVAL = defaults.DEFAULT_MAX_POLL_INTERVAL
 DEFAULT_JITTER = 1.5
-DEFAULT_MAX_POLL_FAILURES = models_defaults.DEFAULT_MAX_POLL_FAILURES
+DEFAULT_MAX_POLL_FAILURES = defaults.DEFAULT_MAX_POLL_FAILURES
 #: How far past the estimated finish the adaptive schedule aims (Runway updates a task every ~5 s).
 FINISH_MARGIN = 0.5
 #: Runway refreshes a task's progress every 5 s or so: a reading may be up to that old, and two different
 #: readings were made at least that far apart (see :attr:`PollPlan.progress_lag`).
 RUNWAY_PROGRESS_LAG = 5.0
-
-#: Event statuses a trigger can send; the operator accepts nothing else. ``not_visible``: the gateway still
-#: answers ``task_not_exist`` for the task at ``visible_by``.
-EVENT_STATUSES = frozenset({"succeeded", "failed", "cancelled", "timeout", "error", "not_visible"})
 
 
 @dataclass(frozen=True)
@@ -316,33 +317,6 @@ def failure_delay(min_interval: float, max_interval: float, failures: int) -> fl
     return min(max_interval, min_interval * (2 ** max(0, failures - 1)))
 
 
-def event(
-    status: str, task_id: str, *, task: RunwayTask | None = None, message: str = "", **extra: Any
-) -> dict:
-    if status not in EVENT_STATUSES:
-        raise ValueError(f"unknown event status {status!r}")
-    return {
-        "status": status,
-        "runway_task_id": task_id,
-        "task": task.to_dict() if task is not None else None,
-        "message": message,
-        **extra,
-    }
-
-
-def withhold_output_urls(event_data: dict[str, Any]) -> dict[str, Any]:
-    """The event as a trigger fires it: without the outputs' signed URLs, only their number.
-
-    The triggerer logs every event whole ("Trigger fired event", in the task's log and its own) and keeps it
-    in the metadata database until the task resumes, and a signed URL is a credential to the output for a
-    day or two. The resumed task reads them afresh: :meth:`RunwayHook.restore_outputs` (one GET).
-    """
-    task = event_data.get("task")
-    if event_data.get("status") != "succeeded" or not task or not task.get("outputs"):
-        return event_data  # only a success is read back; any other outcome keeps its task as it was
-    return {**event_data, "task": {**task, "outputs": []}, "outputs_withheld": len(task["outputs"])}
-
-
 def watch(
     task_id: str,
     *,
@@ -515,64 +489,3 @@ def _note(line: str) -> Note:
     if line.startswith("WARNING: "):
         return Note("warning", line[len("WARNING: ") :])
     return Note("info", line)
-
-
-# --------------------------------------------------------------------------------------------------------
-# From the final event to the Airflow outcome
-# --------------------------------------------------------------------------------------------------------
-def manifest_from(
-    task: RunwayTask, event_data: dict[str, Any], *, endpoint: str | None, model: str | None
-) -> dict:
-    """The small JSON manifest returned to XCom for a SUCCEEDED task."""
-    timing = event_data.get("timing") or {}
-    return {
-        "runway_task_id": task.id,
-        "endpoint": endpoint,
-        "model": model,
-        "status": task.status,
-        "created_at": task.created_at.isoformat() if task.created_at else None,
-        "queued_seconds": timing.get("queued_seconds"),
-        "running_seconds": timing.get("running_seconds"),
-        "throttled_seconds": timing.get("throttled_seconds"),
-        "polls": timing.get("polls"),
-        "outputs": [{"index": n, "url": url} for n, url in enumerate(task.outputs)],
-        "estimated_credits": task.estimated_credits,
-        "cost_credits": task.cost_credits,
-    }
-
-
-def finish_event(event_data: Any, *, endpoint: str | None = None, model: str | None = None) -> dict[str, Any]:
-    """Map a final event (from the trigger or the sync loop) to a manifest, or raise the outcome's error.
-
-    Only known event statuses are accepted: anything else is an error, never a silent success.
-    """
-    from airflow_provider_runway.exceptions import RunwayTimeoutError
-    from airflow_provider_runway.models import outcome_error
-
-    if not isinstance(event_data, dict) or event_data.get("status") not in EVENT_STATUSES:
-        raise RunwayError(f"Unexpected event from the Runway trigger: {str(event_data)[:300]}")
-    status = event_data["status"]
-    task_id = str(event_data.get("runway_task_id"))
-    task = RunwayTask.from_dict(event_data["task"]) if event_data.get("task") else None
-    if status == "timeout":
-        raise RunwayTimeoutError(task_id, event_data.get("message") or f"Runway task {task_id} timed out")
-    if status == "error":
-        raise RunwayError(event_data.get("message") or f"Waiting for Runway task {task_id} failed")
-    if status == "not_visible":
-        from airflow_provider_runway.exceptions import RunwayTaskNotVisibleError
-
-        raise RunwayTaskNotVisibleError(
-            task_id, event_data.get("message") or f"Runway task {task_id} is not visible on the gateway"
-        )
-    if status == "cancelled":
-        # Either the task says CANCELLED, or it vanished (404) after being seen: the event then carries the
-        # last task seen, still unfinished. Both mean the remote work was cancelled or deleted.
-        from airflow_provider_runway.exceptions import RunwayTaskCancelledError
-
-        raise RunwayTaskCancelledError(task_id, event_data.get("message") or "cancelled or deleted remotely")
-    if task is None or task.status.lower() != status:
-        raise RunwayError(f"Runway event {status!r} for task {task_id} does not carry a matching task")
-    error = outcome_error(task)
-    if error is not None:
-        raise error
-    return manifest_from(task, event_data, endpoint=endpoint, model=model)

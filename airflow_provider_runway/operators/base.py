@@ -274,6 +274,7 @@ class RunwayBaseOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_runway import durable, polling
+        from airflow_provider_runway.core import outcome
         from airflow_provider_runway.operators import generation
         from airflow_provider_runway.triggers.runway import deferral
 
@@ -342,7 +343,7 @@ class RunwayBaseOperator(BaseOperator):
                 if first.terminal:
                     return self._complete(
                         context,
-                        polling.event(first.status.lower(), task_id, task=first),
+                        outcome.event(first.status.lower(), task_id, task=first),
                         estimated_credits=estimated,
                     )
             if self.deferrable:
@@ -393,14 +394,14 @@ class RunwayBaseOperator(BaseOperator):
         return _credits(value)
 
     def _complete(self, context: Context, event: Any, *, estimated_credits: Any = None) -> Any:
-        from airflow_provider_runway import polling
+        from airflow_provider_runway.core.outcome import finish_event
         from airflow_provider_runway.core.urls import redact_url
         from airflow_provider_runway.operators import generation
 
         # Outside the try below: failing to read the URLs back must not forget the task (a retry re-attaches).
         event = self.hook.restore_outputs(event, max_poll_failures=self.max_poll_failures)
         try:
-            manifest = polling.finish_event(event, endpoint=self.endpoint, model=self.model_name)
+            manifest = finish_event(event, endpoint=self.endpoint, model=self.model_name)
         except RunwayError as err:
             # A finished, timed-out-and-cancelled or vanished task ends this logical generation: a retry
             # submits anew. A poll error does not (the remote task may still run: a retry re-attaches).

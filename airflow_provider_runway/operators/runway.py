@@ -183,7 +183,8 @@ class RunwayDownloadOperator(BaseOperator):
         return RunwayHook(self.runway_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_runway import media, polling
+        from airflow_provider_runway import media
+        from airflow_provider_runway.core import outcome
         from airflow_provider_runway.core.urls import task_path
 
         task_path(self.runway_task_id)
@@ -193,7 +194,7 @@ class RunwayDownloadOperator(BaseOperator):
             raise RunwayError(
                 f"Runway task {task.id} has not finished yet ({task.describe()}); wait for it first"
             )
-        manifest = polling.finish_event(polling.event(task.status.lower(), task.id, task=task))
+        manifest = outcome.finish_event(outcome.event(task.status.lower(), task.id, task=task))
         manifest = media.save_into_manifest(
             self.hook,
             task,

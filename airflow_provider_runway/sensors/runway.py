@@ -98,6 +98,7 @@ class RunwayTaskSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         from airflow_provider_runway import durable, polling
+        from airflow_provider_runway.core import outcome
         from airflow_provider_runway.triggers.runway import deferral
 
         started = time.time()
@@ -133,7 +134,7 @@ class RunwayTaskSensor(BaseSensorOperator):
             self.log.info("Runway task %s: %s", task_id, first.describe())
             if first.terminal:
                 return self.execute_complete(
-                    context, polling.event(first.status.lower(), task_id, task=first)
+                    context, outcome.event(first.status.lower(), task_id, task=first)
                 )
         deadline = started + float(self.timeout)
         visible_by = started + grace
@@ -173,6 +174,7 @@ class RunwayTaskSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """One look (``mode="reschedule"`` only: the other modes wait in one loop)."""
         from airflow_provider_runway import polling
+        from airflow_provider_runway.core import outcome
 
         try:
             task = self.hook.get_task(self._check_id())
@@ -195,7 +197,7 @@ class RunwayTaskSensor(BaseSensorOperator):
         if not task.terminal:
             return False
         return PokeReturnValue(
-            is_done=True, xcom_value=self._manifest(polling.event(task.status.lower(), task.id, task=task))
+            is_done=True, xcom_value=self._manifest(outcome.event(task.status.lower(), task.id, task=task))
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
@@ -209,10 +211,10 @@ class RunwayTaskSensor(BaseSensorOperator):
         return self._manifest(event)
 
     def _manifest(self, event: Any) -> dict[str, Any]:
-        from airflow_provider_runway import polling
+        from airflow_provider_runway.core.outcome import finish_event
         from airflow_provider_runway.core.urls import redact_url
 
-        manifest = polling.finish_event(event)
+        manifest = finish_event(event)
         for output in manifest["outputs"]:
             self.log.info("Runway output %d: %s", output["index"], redact_url(output["url"]))
         return manifest

@@ -10,15 +10,15 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_runway import durable, models, polling
+from airflow_provider_runway import durable, polling
+from airflow_provider_runway.core import defaults
+from airflow_provider_runway.core.defaults import DEFER_TIMEOUT_MARGIN as DEFER_TIMEOUT_MARGIN
+from airflow_provider_runway.core.outcome import event, withhold_output_urls
 from airflow_provider_runway.exceptions import RunwayError
 
 #: The most on_kill spends deciding and cancelling, in seconds: below the triggerer's own on_kill timeout
 #: (``[triggerer] on_kill_timeout``, 30 s), and it is never interrupted by the cancels the triggerer re-sends.
 KILL_BUDGET = 20.0
-#: the framework's defer timeout is this much later than the trigger's own deadline, so the trigger's
-#: deadline (one final poll, then a cancel) always fires first.
-DEFER_TIMEOUT_MARGIN = 300.0
 
 
 class RunwayTaskTrigger(BaseTrigger):
@@ -41,7 +41,7 @@ class RunwayTaskTrigger(BaseTrigger):
     :param owned: the id came from the deferring task's own create (the operators), not from elsewhere
         (the sensor).
     :param durable: a next try of the task instance re-attaches to the same remote task, so a clear is no
-        reason to cancel it (:func:`~airflow_provider_runway.models.kill_decision`).
+        reason to cancel it (:func:`~airflow_provider_runway.core.kill.kill_decision`).
     :param max_poll_failures: consecutive transient poll failures tolerated before giving up.
     :param cancel_on_kill: cancel the remote task when a person ends the Airflow task instance while
         deferred: marked failed or success (Airflow 3.3+ calls :meth:`on_kill`; it also calls it when a
@@ -55,9 +55,9 @@ class RunwayTaskTrigger(BaseTrigger):
         self,
         *,
         runway_task_id: str,
-        runway_conn_id: str = models.DEFAULT_CONN_ID,
+        runway_conn_id: str = defaults.DEFAULT_CONN_ID,
         deadline: float,
-        poll_interval: float = models.DEFAULT_POLL_INTERVAL,
+        poll_interval: float = defaults.DEFAULT_POLL_INTERVAL,
         max_poll_interval: float = polling.DEFAULT_MAX_POLL_INTERVAL,
         polling_mode: str = "adaptive",
         visible_by: float | None = None,
@@ -78,7 +78,7 @@ class RunwayTaskTrigger(BaseTrigger):
         self.polling_mode = polling_mode
         if visible_by is None and submitted_at is not None:  # serialized by a version before visible_by
             visible_by = float(submitted_at) + float(
-                models.DEFAULT_NOT_EXIST_GRACE if not_exist_grace is None else not_exist_grace
+                defaults.DEFAULT_NOT_EXIST_GRACE if not_exist_grace is None else not_exist_grace
             )
         self.visible_by = None if visible_by is None else float(visible_by)
         self.owned = bool(owned)
@@ -137,13 +137,13 @@ class RunwayTaskTrigger(BaseTrigger):
                 first_poll_spread=self.poll_interval,
             )
         except (RunwayError, ValueError) as err:
-            result = polling.event(
+            result = event(
                 "error",
                 self.runway_task_id,
                 message=f"{type(err).__name__}: {err}",
                 error_type=type(err).__name__,
             )
-        yield TriggerEvent(polling.withhold_output_urls(result))
+        yield TriggerEvent(withhold_output_urls(result))
 
     async def on_kill(self) -> None:
         """Airflow cancelled this trigger "by user action": cancel the remote task, best effort, only if a
