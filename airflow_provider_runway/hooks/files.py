@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urljoin
 
-from airflow_provider_runway import media
+from airflow_provider_runway import media, polling
 from airflow_provider_runway.core.exchange import ApiRequest, PreparedRequest, RetryPolicy, Send, attempts
 from airflow_provider_runway.core.settings import ConnectionSettings
 from airflow_provider_runway.core.urls import redact_url
@@ -34,6 +34,8 @@ from airflow_provider_runway.hooks.transport import (
 
 if TYPE_CHECKING:
     import requests
+
+    from airflow_provider_runway.core.task import RunwayTask
 
 #: Redirects followed by hand (each hop checked like the first) before a download gives up.
 MAX_REDIRECTS = 3
@@ -157,6 +159,56 @@ def upload(
         )
     log.info("Uploaded %s (%d bytes) as %s", asset.location.url, asset.size, payload["runwayUri"])
     return str(payload["runwayUri"])
+
+
+def restore_outputs(
+    event: Any,
+    get_task: Callable[[str], RunwayTask],
+    *,
+    max_poll_failures: int,
+    sleep: Callable[[float], None],
+    log: Any,
+) -> Any:
+    """Put back the signed output URLs a trigger withheld from its event (one GET of the task).
+
+    Any other event is returned as it is. The GET has the same budget of transient failures as a poll
+    (a broken body, retries used up). The task must still be in the event's state with outputs: a task
+    deleted or purged since is an error that names it, and the URLs are never made up.
+    """
+    if not isinstance(event, dict) or not event.get("outputs_withheld"):
+        return event
+    task_id = str(event.get("runway_task_id"))
+    log.info(
+        "Runway task %s %s; reading its %s output URL(s) afresh (trigger events carry none)",
+        task_id,
+        event.get("status"),
+        event["outputs_withheld"],
+    )
+    failures = 0
+    while True:
+        try:
+            task = get_task(task_id)
+            break
+        except RunwayError as err:
+            failures += 1
+            if not polling.within_failure_budget(err, failures, max_poll_failures):
+                raise
+            delay = polling.failure_delay(1.0, 10.0, failures)
+            log.warning(
+                "Reading Runway task %s failed (%d/%d): %s; again in %.0f s",
+                task_id,
+                failures,
+                max_poll_failures,
+                err,
+                delay,
+            )
+            sleep(delay)
+    if task.status.lower() != event.get("status") or not task.outputs:
+        raise RunwayError(
+            f"Runway task {task_id} was {event.get('status')} with {event['outputs_withheld']} output(s) "
+            f"when the trigger fired, but reads {task.describe()} now: its outputs are gone"
+        )
+    return {**event, "task": task.to_dict()}
 
 
 class MultipartStream:

@@ -2,11 +2,12 @@
 
 Both halves are thin: they turn :class:`~airflow_provider_runway.core.exchange.Send` actions into HTTP
 requests and feed what came back into :func:`~airflow_provider_runway.core.exchange.exchange`, which makes
-every decision
-(retry or not, how long to wait, which exception). The async half shares one pooled ``httpx.AsyncClient``
-per event loop, so thousands of triggers in one triggerer reuse the same connections. Files (uploads of
-inputs, downloads of outputs) are :mod:`.files`; each library's failures, and the sync driver, are
-:mod:`.transport`.
+every decision (retry or not, how long to wait, which exception); the waits drive
+:func:`~airflow_provider_runway.polling.watch` the same way. Beside it:
+
+- :mod:`.transport`: each library's failures, and the drivers of the core's generators;
+- :mod:`.files`: uploads of inputs, downloads of outputs, and reading output URLs back;
+- :mod:`.kill`: what ``on_kill`` does to the remote task; :mod:`.connection`: the connection's UI.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_provider_runway import __version__, durable, polling
-from airflow_provider_runway.core import defaults, fields, kill, organization, urls
+from airflow_provider_runway.core import defaults, fields, organization, urls
 from airflow_provider_runway.core.exchange import (
     ApiRequest,
     HttpResponse,
@@ -35,21 +36,24 @@ from airflow_provider_runway.core.exchange import (
     Wait,
     exchange,
 )
+from airflow_provider_runway.core.kill import cancel_result
 from airflow_provider_runway.core.settings import ConnectionSettings, settings_from_connection, user_agent
 from airflow_provider_runway.core.task import RunwayTask, parse_created, parse_task, task_when_missing
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
     RunwayAuthError,
-    RunwayError,
     RunwayNotFoundError,
 )
-from airflow_provider_runway.hooks import files
+from airflow_provider_runway.hooks import connection, files, kill
+from airflow_provider_runway.hooks.connection import PROBE_TASK_ID as PROBE_TASK_ID
 from airflow_provider_runway.hooks.transport import (
+    adrive_watch,
     drive,
+    drive_watch,
     httpx_failure,
-    requests_failure,
     send_with_requests,
 )
+from airflow_provider_runway.hooks.transport import requests_failure as requests_failure
 
 if TYPE_CHECKING:
     from typing import BinaryIO
@@ -58,11 +62,6 @@ if TYPE_CHECKING:
     import requests
 
     from airflow_provider_runway.media import LocalAsset
-
-__all__ = ["PROBE_TASK_ID", "USER_AGENT", "RunwayHook", "SubmittedTask", "httpx_failure", "requests_failure"]
-
-#: A task id that cannot exist, used by test_connection on the gateway (no organization endpoint there).
-PROBE_TASK_ID = "00000000-0000-4000-8000-000000000000"
 
 
 def _user_agent() -> str:
@@ -192,23 +191,6 @@ async def aclose_shared_clients() -> None:
         await client.aclose()
 
 
-def _decide_kill(task_id: str, state: durable.TIState, reattachable: bool, logger: Any) -> bool:
-    decision = kill.kill_decision(state.state, known=state.known, durable=reattachable)
-    detail = f" ({state.detail})" if state.detail else ""
-    if decision.cancel:
-        logger.info("Runway task %s on kill: %s; cancelling it if unfinished", task_id, decision.reason)
-    else:
-        logger.info("Not cancelling Runway task %s on kill: %s%s", task_id, decision.reason, detail)
-    return decision.cancel
-
-
-def _log_kill(task_id: str, task: RunwayTask, result: str, logger: Any) -> None:
-    if result == "finished":
-        logger.info("Not cancelling Runway task %s on kill: it is already %s", task_id, task.status)
-    else:
-        logger.info("Runway task %s on kill (it was %s): %s", task_id, task.status, result)
-
-
 class RunwayHook(BaseHook):
     """Talk to Runway's task API, directly or through the CometAPI gateway.
 
@@ -238,22 +220,8 @@ class RunwayHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """The connection form on Airflow 3.1 (3.2+ reads ``conn-fields`` from get_provider_info instead).
-
-        3.1 has no declared extra fields, so the raw Extra JSON stays visible there.
-        """
-        from airflow_provider_runway.get_provider_info import get_provider_info
-
-        (conn_type,) = get_provider_info()["connection-types"]
-        behaviour = conn_type["ui-field-behaviour"]
-        return {
-            "hidden_fields": [f for f in behaviour["hidden-fields"] if f != "extra"],
-            "relabeling": dict(behaviour["relabeling"]),
-            "placeholders": {
-                **behaviour["placeholders"],
-                "extra": '{"api_version": "2024-11-06", "timeout": 30, "max_retries": 5}',
-            },
-        }
+        """The connection form on Airflow 3.1 (3.2+ reads ``conn-fields`` from get_provider_info instead)."""
+        return connection.ui_field_behaviour()
 
     # ----------------------------------------------------------------------------------------------------
     # Connection
@@ -488,45 +456,20 @@ class RunwayHook(BaseHook):
     def cancel_on_kill(
         self, task_id: str, ti: durable.TIKey | None, *, reattachable: bool, log: Any = None
     ) -> str:
-        """What ``on_kill`` does while a task waits: cancel the remote task only if a person ended the task
-        instance (:func:`~airflow_provider_runway.core.kill.kill_decision`) and a fresh GET shows it unfinished
-        (:func:`~airflow_provider_runway.core.kill.may_cancel`). Logs the decision; never raises.
+        """What ``on_kill`` does while a task waits (:func:`.kill.cancel_on_kill`); never raises.
 
-        :param reattachable: a next try re-attaches to the same remote task (durable execution).
         :return: ``"kept"``, ``"finished"``, ``"failed"`` or what :meth:`cancel_task` returned.
         """
-        logger = log or self.log
-        if not _decide_kill(task_id, durable.read_ti_state(ti), reattachable, logger):
-            return "kept"
-        try:
-            task = self.get_task(task_id)
-            result = self.cancel_task(task_id) if kill.may_cancel(task) else "finished"
-        except RunwayError as err:
-            logger.warning("Could not cancel Runway task %s on kill: %s", task_id, err)
-            return "failed"
-        _log_kill(task_id, task, result, logger)
-        return result
+        return kill.cancel_on_kill(self, task_id, ti, reattachable=reattachable, log=log or self.log)
 
     async def acancel_on_kill(
         self, task_id: str, ti: durable.TIKey | None, *, reattachable: bool, log: Any = None
     ) -> str:
         """The async twin of :meth:`cancel_on_kill`, for the trigger."""
-        logger = log or self.log
-        # The Task SDK's state lookup is synchronous; from a worker thread it is bridged back into this loop.
-        state = await asyncio.to_thread(durable.read_ti_state, ti)
-        if not _decide_kill(task_id, state, reattachable, logger):
-            return "kept"
-        try:
-            task = await self.aget_task(task_id)
-            result = await self.acancel_task(task_id) if kill.may_cancel(task) else "finished"
-        except RunwayError as err:
-            logger.warning("Could not cancel Runway task %s on kill: %s", task_id, err)
-            return "failed"
-        _log_kill(task_id, task, result, logger)
-        return result
+        return await kill.acancel_on_kill(self, task_id, ti, reattachable=reattachable, log=log or self.log)
 
     def _cancel_result(self, task_id: str, err: RunwayAPIError) -> str:
-        result = kill.cancel_result(err)
+        result = cancel_result(err)
         if result == "unsupported":
             self.log.warning(
                 "Could not cancel Runway task %s: this endpoint has no cancel (%s). It keeps running and "
@@ -616,27 +559,7 @@ class RunwayHook(BaseHook):
             visible_by=visible_by,
             owned=owned,
         )
-        reply: Any = None
-        try:
-            while True:
-                action = steps.send(reply)
-                reply = None
-                if isinstance(action, polling.Poll):
-                    try:
-                        reply = self.get_task(task_id)
-                    except RunwayError as err:
-                        reply = err
-                elif isinstance(action, polling.Sleep):
-                    self._sleep(action.seconds)
-                elif isinstance(action, polling.Cancel):
-                    try:
-                        reply = self.cancel_task(task_id)
-                    except RunwayError as err:
-                        reply = err
-                elif isinstance(action, polling.Note):
-                    (self.log.warning if action.level == "warning" else self.log.info)("%s", action.message)
-        except StopIteration as done:
-            return done.value
+        return drive_watch(steps, task_id, self, sleep=self._sleep, log=self.log)
 
     async def await_task(
         self,
@@ -665,102 +588,18 @@ class RunwayHook(BaseHook):
             visible_by=visible_by,
             owned=owned,
         )
-        reply: Any = None
-        try:
-            while True:
-                action = steps.send(reply)
-                reply = None
-                if isinstance(action, polling.Poll):
-                    try:
-                        reply = await self.aget_task(task_id)
-                    except RunwayError as err:
-                        reply = err
-                elif isinstance(action, polling.Sleep):
-                    await asyncio.sleep(action.seconds)
-                elif isinstance(action, polling.Cancel):
-                    try:
-                        reply = await self.acancel_task(task_id)
-                    except RunwayError as err:
-                        reply = err
-                elif isinstance(action, polling.Note):
-                    (logger.warning if action.level == "warning" else logger.info)("%s", action.message)
-        except StopIteration as done:
-            return done.value
+        return await adrive_watch(steps, task_id, self, log=logger)
 
     def restore_outputs(
         self, event: Any, *, max_poll_failures: int = defaults.DEFAULT_MAX_POLL_FAILURES
     ) -> Any:
-        """Put back the signed output URLs a trigger withheld from its event (one GET of the task).
-
-        Any other event is returned as it is. The GET has the same budget of transient failures as a poll
-        (a broken body, retries used up). The task must still be in the event's state with outputs: a task
-        deleted or purged since is an error that names it, and the URLs are never made up.
-        """
-        if not isinstance(event, dict) or not event.get("outputs_withheld"):
-            return event
-        task_id = str(event.get("runway_task_id"))
-        self.log.info(
-            "Runway task %s %s; reading its %s output URL(s) afresh (trigger events carry none)",
-            task_id,
-            event.get("status"),
-            event["outputs_withheld"],
+        """Put back the signed output URLs a trigger withheld from its event (one GET of the task, within
+        the poll failure budget): :func:`.files.restore_outputs`. Any other event is returned as it is."""
+        return files.restore_outputs(
+            event, self.get_task, max_poll_failures=max_poll_failures, sleep=self._sleep, log=self.log
         )
-        failures = 0
-        while True:
-            try:
-                task = self.get_task(task_id)
-                break
-            except RunwayError as err:
-                failures += 1
-                if not polling.within_failure_budget(err, failures, max_poll_failures):
-                    raise
-                delay = polling.failure_delay(1.0, 10.0, failures)
-                self.log.warning(
-                    "Reading Runway task %s failed (%d/%d): %s; again in %.0f s",
-                    task_id,
-                    failures,
-                    max_poll_failures,
-                    err,
-                    delay,
-                )
-                self._sleep(delay)
-        if task.status.lower() != event.get("status") or not task.outputs:
-            raise RunwayError(
-                f"Runway task {task_id} was {event.get('status')} with {event['outputs_withheld']} output(s) "
-                f"when the trigger fired, but reads {task.describe()} now: its outputs are gone"
-            )
-        return {**event, "task": task.to_dict()}
 
-    # ----------------------------------------------------------------------------------------------------
-    # Connection test (UI button, `airflow connections test`)
-    # ----------------------------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
-        """Check the base URL and the key without creating a task or spending credits."""
-        try:
-            settings = self.settings
-            try:
-                org = self.get_organization()
-            except RunwayAPIError as err:
-                if not organization.is_missing_endpoint(err):
-                    raise
-                # The gateway has no organization endpoint: probe the task endpoint with an impossible id.
-                try:
-                    self.get_task(PROBE_TASK_ID)
-                except RunwayNotFoundError:
-                    return True, (
-                        f"Reached {settings.base_url}: the API key was accepted (a lookup of a task that "
-                        "cannot exist answered 'not found'). This endpoint has no organization API, so the "
-                        "credit balance was not checked. No task was created."
-                    )
-                return True, f"Reached {settings.base_url}: the API key was accepted. No task was created."
-            balance = org.get("creditBalance")
-            return True, (
-                f"Reached {settings.base_url}: the API key was accepted; credit balance {balance}. "
-                "No task was created."
-            )
-        except RunwayAuthError as err:
-            return False, f"The API key was rejected: {err}"
-        except RunwayError as err:
-            return False, str(err)
-        except Exception as err:  # e.g. the connection does not exist: say so rather than raise
-            return False, f"{type(err).__name__}: {err}"
+        """Check the base URL and the key without creating a task or spending credits (the UI's button,
+        ``airflow connections test``)."""
+        return connection.test(self)

@@ -1,12 +1,15 @@
 """The transport under both halves of the hook: each library's failures mapped to the core's three kinds,
-and the sync driver of the core's generators (the async one lives beside the hook's shared client pool).
+and the drivers of the core's generators: :func:`drive` runs an exchange synchronously (the async one is
+the hook's, beside its shared client), :func:`drive_watch` and :func:`adrive_watch` run the wait loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from airflow_provider_runway import polling
 from airflow_provider_runway.core.exchange import (
     HttpResponse,
     PreparedRequest,
@@ -15,11 +18,26 @@ from airflow_provider_runway.core.exchange import (
     TransportKind,
     Wait,
 )
+from airflow_provider_runway.exceptions import RunwayError
 
 if TYPE_CHECKING:
     import requests
 
+    from airflow_provider_runway.core.task import RunwayTask
+
 T = TypeVar("T")
+
+
+class TaskApi(Protocol):
+    """The calls about one task that the wait loop and ``on_kill`` make (:class:`RunwayHook` has them)."""
+
+    def get_task(self, task_id: str) -> RunwayTask: ...
+
+    def cancel_task(self, task_id: str) -> str: ...
+
+    async def aget_task(self, task_id: str) -> RunwayTask: ...
+
+    async def acancel_task(self, task_id: str) -> str: ...
 
 
 def describe(exc: BaseException) -> str:
@@ -106,3 +124,55 @@ def send_with_requests(
         return requests_failure(exc), None
     headers = {k.lower(): v for k, v in response.headers.items()}
     return HttpResponse(response.status_code, headers, b"" if stream else response.content), response
+
+
+def drive_watch(
+    steps: Any, task_id: str, hook: TaskApi, *, sleep: Callable[[float], None], log: Any
+) -> dict[str, Any]:
+    """Run :func:`~airflow_provider_runway.polling.watch` with the sync half of ``hook``."""
+    reply: Any = None
+    try:
+        while True:
+            action = steps.send(reply)
+            reply = None
+            if isinstance(action, polling.Poll):
+                try:
+                    reply = hook.get_task(task_id)
+                except RunwayError as err:
+                    reply = err
+            elif isinstance(action, polling.Sleep):
+                sleep(action.seconds)
+            elif isinstance(action, polling.Cancel):
+                try:
+                    reply = hook.cancel_task(task_id)
+                except RunwayError as err:
+                    reply = err
+            elif isinstance(action, polling.Note):
+                (log.warning if action.level == "warning" else log.info)("%s", action.message)
+    except StopIteration as done:
+        return done.value
+
+
+async def adrive_watch(steps: Any, task_id: str, hook: TaskApi, *, log: Any) -> dict[str, Any]:
+    """Run :func:`~airflow_provider_runway.polling.watch` with the async half of ``hook``: never blocks."""
+    reply: Any = None
+    try:
+        while True:
+            action = steps.send(reply)
+            reply = None
+            if isinstance(action, polling.Poll):
+                try:
+                    reply = await hook.aget_task(task_id)
+                except RunwayError as err:
+                    reply = err
+            elif isinstance(action, polling.Sleep):
+                await asyncio.sleep(action.seconds)
+            elif isinstance(action, polling.Cancel):
+                try:
+                    reply = await hook.acancel_task(task_id)
+                except RunwayError as err:
+                    reply = err
+            elif isinstance(action, polling.Note):
+                (log.warning if action.level == "warning" else log.info)("%s", action.message)
+    except StopIteration as done:
+        return done.value
