@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_runway.exceptions import RunwayConfigurationError, RunwayValidationError
 from airflow_provider_runway.operators.runway import RunwayBaseOperator, RunwayVideoToHdrOperator
-from tests.test_generate_operators import FAST, INPUTS, VIDEO, creates, make_context, request_count, run_op
+from tests.unit.operators.test_runway import FAST, INPUTS, VIDEO, creates, make_context, request_count, run_op
 
 pytestmark = pytest.mark.timeout(90)
 

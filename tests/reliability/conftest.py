@@ -83,7 +83,7 @@ def record(request: pytest.FixtureRequest, row: str, mode: str, **expected: Any)
 
 
 # --------------------------------------------------------------------------------------------------------
-# A minimal task context (the same surface tests/test_operators.py uses)
+# A minimal task context (the same surface tests/unit/operators/test_base.py uses)
 # --------------------------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from airflow_provider_runway.operators.runway import (
     RunwayImageToVideoOperator,
     RunwayTextToImageOperator,
 )
-from tests.test_generate_operators import FAST, INPUTS, MODES, FakeTI, make_context, run_op, t2i
+from tests.unit.operators.test_runway import FAST, INPUTS, MODES, FakeTI, make_context, run_op, t2i
 
 pytestmark = pytest.mark.timeout(90)
 

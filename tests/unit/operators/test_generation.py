@@ -24,7 +24,7 @@ from airflow_provider_runway.operators.runway import (
     RunwayImageToVideoOperator,
     RunwayTextToImageOperator,
 )
-from tests.test_generate_operators import (
+from tests.unit.operators.test_runway import (
     FAST,
     MODES,
     FakeStateStore,

@@ -3,7 +3,7 @@ the simulator (both flavors, sync and deferred): the body each builds, the file 
 missing endpoints, validation before any request, and THROTTLED time in the manifest.
 
 The helpers here (a TaskInstance that keeps its XComs, run_op in either mode) are shared by
-``test_cost.py`` and ``test_lineage.py``.
+``operators/test_generation.py``, ``test_lineage.py`` and ``endpoints/``.
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ pytestmark = pytest.mark.timeout(90)
 MODES = ["sync", "deferred"]
 IMAGE = "https://example.com/cat.jpg"
 VIDEO = "https://example.com/cat.mp4"
-EXAMPLES = Path(__file__).parent.parent / "example_dags"
+EXAMPLES = Path(__file__).resolve().parents[3] / "example_dags"
 INPUTS = EXAMPLES / "inputs"
-SPEC = Path(__file__).parent.parent / "airflow_provider_runway" / "endpoints" / "runway_openapi.json"
+SPEC = Path(__file__).resolve().parents[3] / "airflow_provider_runway" / "endpoints" / "runway_openapi.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = {"poll_interval": 0.05, "max_poll_interval": 1.0}
 
 
 # --------------------------------------------------------------------------------------------------------
-# Helpers (also used by test_cost.py and test_lineage.py)
+# Helpers (also used by operators/test_generation.py, test_lineage.py and endpoints/)
 # --------------------------------------------------------------------------------------------------------
 
 
