@@ -1,4 +1,4 @@
-"""RunwayHook.download follows the same retry rule as API GETs (models.decide_retry), over a real socket."""
+"""RunwayHook.download follows the same retry rule as API GETs (core.exchange.attempts), over a real socket."""
 
 from __future__ import annotations
 
