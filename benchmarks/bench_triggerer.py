@@ -24,7 +24,8 @@ Designs:
     a sync ``requests.Session`` GET inside ``asyncio.to_thread`` (the OpenAI / Anthropic design), same schedule.
 ``floor``
     a bare loop of pooled ``httpx.AsyncClient`` GETs, JSON decode and a status check, same schedule: no
-    provider logic at all. Same transport set-up as the provider (pool limits, in-flight semaphore).
+    provider logic at all: one pooled client behind a semaphore of 16 in flight (the provider's transport
+    before its lanes, hooks/pool.py).
 ``floor-naive``
     the same loop on ``httpx.AsyncClient()`` with httpx's default pool and no semaphore: what a plain
     "pooled client" does when thousands of requests queue inside httpcore's pool.
@@ -78,6 +79,10 @@ UPDATE_INTERVAL = 5.0
 POLL = 6.0
 JITTER = 1.5
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "X-Runway-Version": "2024-11-06"}
+#: The floor's transport: one pool, at most 16 requests in flight.
+FLOOR_MAX_CONNECTIONS = 256
+FLOOR_MAX_KEEPALIVE = 64
+FLOOR_IN_FLIGHT = 16
 CREATE_BODY = {"model": "gen4_turbo", "promptImage": "https://example.com/a.jpg", "ratio": "1280:720"}
 
 
@@ -193,20 +198,20 @@ def _alt_waiters(tasks: list[tuple[str, float, float]], base: str, design: str, 
     import requests
 
     rng = random.Random(7)
-    from airflow_provider_runway.hooks import runway as hooks
-
     if design == "floor-naive":
         shared = httpx.AsyncClient(timeout=30)  # httpx's default pool: 100 connections, 20 kept alive
     else:
+        # One pooled client with a semaphore of 16 in front: how the provider sent before its lanes
+        # (hooks/pool.py), and how a careful hand-written trigger would.
         shared = httpx.AsyncClient(
             timeout=30,
             limits=httpx.Limits(
-                max_connections=hooks.ASYNC_MAX_CONNECTIONS,
-                max_keepalive_connections=hooks.ASYNC_MAX_KEEPALIVE,
+                max_connections=FLOOR_MAX_CONNECTIONS,
+                max_keepalive_connections=FLOOR_MAX_KEEPALIVE,
                 keepalive_expiry=30.0,
             ),
         )
-    gate = asyncio.Semaphore(getattr(hooks, "ASYNC_MAX_IN_FLIGHT", 10**9))
+    gate = asyncio.Semaphore(FLOOR_IN_FLIGHT)
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32))
 
@@ -464,9 +469,9 @@ def child(args: argparse.Namespace) -> None:
     import logging
 
     if args.in_flight:
-        from airflow_provider_runway.hooks import runway as hook_module
+        from airflow_provider_runway.hooks import pool
 
-        hook_module.ASYNC_MAX_IN_FLIGHT = args.in_flight
+        pool.MAX_LANES = max(1, -(-args.in_flight // pool.LANE_WIDTH))
 
     # Trigger log lines leave the process as Airflow's trigger runner sends them to its supervisor: JSON, one
     # unbuffered write per line (supervisor._configure_logs_over_json_channel), here to a file instead of the
@@ -662,7 +667,7 @@ def main() -> int:
         "--in-flight",
         type=int,
         default=None,
-        help="override hooks.runway.ASYNC_MAX_IN_FLIGHT (a huge value reproduces the provider before its gate)",
+        help="cap the provider's requests in flight (hooks.pool.MAX_LANES lanes of LANE_WIDTH)",
     )
     args = parser.parse_args()
     quick = args.quick

@@ -13,11 +13,9 @@ every decision (retry or not, how long to wait, which exception); the waits driv
 from __future__ import annotations
 
 import asyncio
-import ssl
 import sys
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -44,8 +42,11 @@ from airflow_provider_runway.exceptions import (
     RunwayAuthError,
     RunwayNotFoundError,
 )
-from airflow_provider_runway.hooks import connection, files, kill
+from airflow_provider_runway.hooks import connection, files, kill, pool
 from airflow_provider_runway.hooks.connection import PROBE_TASK_ID as PROBE_TASK_ID
+from airflow_provider_runway.hooks.pool import SETTINGS_TTL as SETTINGS_TTL
+from airflow_provider_runway.hooks.pool import aclose_shared_clients as aclose_shared_clients
+from airflow_provider_runway.hooks.pool import shared_async_client as shared_async_client
 from airflow_provider_runway.hooks.transport import (
     adrive_watch,
     drive,
@@ -58,7 +59,6 @@ from airflow_provider_runway.hooks.transport import requests_failure as requests
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-    import httpx
     import requests
 
     from airflow_provider_runway.media import LocalAsset
@@ -83,112 +83,6 @@ class SubmittedTask:
     endpoint: str
     submitted_at: float
     estimated_credits: float | None = None
-
-
-# --------------------------------------------------------------------------------------------------------
-# One pooled AsyncClient per event loop (and TLS setting)
-# --------------------------------------------------------------------------------------------------------
-_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.AsyncClient]] = (
-    weakref.WeakKeyDictionary()
-)
-#: Pool size of the shared client: enough for thousands of triggers polling every few seconds.
-ASYNC_MAX_CONNECTIONS = 256
-ASYNC_MAX_KEEPALIVE = 64
-#: Requests in flight at once on a loop's shared clients; the rest wait their turn in an asyncio.Semaphore.
-#: httpcore's pool scans every queued request against every connection, and every connection (a socket
-#: check each) against every other, each time a request starts or ends: thousands of triggers polling at
-#: once (a triggerer restart) queued inside it stalled for minutes and hit pool timeouts, and 64 lingering
-#: connections still cost ~4 ms of CPU per poll. The semaphore wakes one waiter in O(1) and keeps the pool
-#: at 16 connections (benchmarks/bench_triggerer.py). The ceiling is 16 / latency polls per second (80/s at
-#: 200 ms): raise it for thousands of triggers against a slow endpoint.
-ASYNC_MAX_IN_FLIGHT = 16
-_ASYNC_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-#: How long a loop reuses a connection's looked-up settings. Thousands of triggers on one connection then make
-#: one lookup a minute instead of one each: in a triggerer each lookup is a round trip to the API server, and
-#: even from an environment variable it cost ~500 µs of CPU per trigger at N = 5,000 (a thread hop and
-#: parsing), a third of the provider's CPU over bare polling. An edited connection is seen within the TTL; a
-#: rotated key at once, since a 401 or 403 drops the entry and retries with a fresh lookup (``_arun``).
-SETTINGS_TTL = 60.0
-_ASYNC_SETTINGS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[ConnectionSettings]]]
-] = weakref.WeakKeyDictionary()
-
-
-async def _shared_settings(
-    conn_id: str, lookup: Callable[[], Awaitable[ConnectionSettings]]
-) -> ConnectionSettings:
-    """The loop's settings for ``conn_id``: one lookup in flight at a time, reused for :data:`SETTINGS_TTL`.
-
-    A failed lookup is not kept: the next caller tries again.
-    """
-    loop = asyncio.get_running_loop()
-    entries = _ASYNC_SETTINGS.setdefault(loop, {})
-    entry = entries.get(conn_id)
-    now = time.monotonic()
-    if entry is None or entry[0] <= now:
-        entry = entries[conn_id] = (now + SETTINGS_TTL, asyncio.ensure_future(lookup()))
-    try:
-        # Shielded: a cancelled trigger must not cancel the lookup the others are waiting on.
-        return await asyncio.shield(entry[1])
-    except Exception:
-        if entries.get(conn_id) is entry:
-            del entries[conn_id]
-        raise
-
-
-def _forget_settings(conn_id: str, stale: ConnectionSettings) -> None:
-    """Drop the loop's entry for ``conn_id`` if it still holds ``stale`` (a newer lookup is kept)."""
-    entries = _ASYNC_SETTINGS.get(asyncio.get_running_loop(), {})
-    entry = entries.get(conn_id)
-    if entry is None or not entry[1].done() or entry[1].cancelled() or entry[1].exception():
-        return
-    if entry[1].result() == stale:
-        del entries[conn_id]
-
-
-def _async_gate() -> asyncio.Semaphore:
-    """The event loop's admission gate in front of the shared clients."""
-    loop = asyncio.get_running_loop()
-    gate = _ASYNC_GATES.get(loop)
-    if gate is None:
-        gate = _ASYNC_GATES[loop] = asyncio.Semaphore(ASYNC_MAX_IN_FLIGHT)
-    return gate
-
-
-def shared_async_client(verify: bool | str = True) -> httpx.AsyncClient:
-    """The event loop's shared client: created on first use, reused by every hook and trigger in the loop."""
-    import httpx
-
-    loop = asyncio.get_running_loop()
-    clients = _ASYNC_CLIENTS.setdefault(loop, {})
-    client = clients.get(verify)
-    if client is None or client.is_closed:
-        tls: bool | ssl.SSLContext = (
-            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        )
-        client = httpx.AsyncClient(
-            verify=tls,
-            limits=httpx.Limits(
-                max_connections=ASYNC_MAX_CONNECTIONS,
-                max_keepalive_connections=ASYNC_MAX_KEEPALIVE,
-                keepalive_expiry=30.0,
-            ),
-            follow_redirects=False,
-            trust_env=True,
-        )
-        clients[verify] = client
-    return client
-
-
-async def aclose_shared_clients() -> None:
-    """Close the current loop's shared clients (tests and benchmarks; the triggerer never needs it)."""
-    loop = asyncio.get_running_loop()
-    for client in _ASYNC_CLIENTS.pop(loop, {}).values():
-        await client.aclose()
 
 
 class RunwayHook(BaseHook):
@@ -249,7 +143,7 @@ class RunwayHook(BaseHook):
             if "settings" in self.__dict__:
                 self._async_settings = self.__dict__["settings"]
             else:
-                self._async_settings = await _shared_settings(self.runway_conn_id, self._alookup)
+                self._async_settings = await pool.shared_settings(self.runway_conn_id, self._alookup)
         return self._async_settings
 
     async def _alookup(self) -> ConnectionSettings:
@@ -298,7 +192,7 @@ class RunwayHook(BaseHook):
             # Settings can be up to SETTINGS_TTL old: a key rotated since then shows up as a 401. Look the
             # connection up afresh, and send once more only if it changed (a request refused with 401 or
             # 403 did nothing, so resending a create cannot bill twice).
-            _forget_settings(self.runway_conn_id, settings)
+            pool.forget_settings(self.runway_conn_id, settings)
             self._async_settings = None
             fresh = await self.asettings()
             if fresh == settings:
@@ -328,20 +222,20 @@ class RunwayHook(BaseHook):
         import httpx
 
         req: PreparedRequest = action.request
-        client = shared_async_client(req.verify)
+        lanes = pool.lanes_for(req.verify)
+        lane = await lanes.acquire()
         try:
-            async with _async_gate():
-                response = await client.request(
-                    req.method,
-                    req.url,
-                    headers=dict(req.headers),
-                    content=req.content,
-                    timeout=httpx.Timeout(
-                        req.read_timeout, connect=req.connect_timeout, pool=req.read_timeout
-                    ),
-                )
+            response = await lanes.client(lane).request(
+                req.method,
+                req.url,
+                headers=dict(req.headers),
+                content=req.content,
+                timeout=httpx.Timeout(req.read_timeout, connect=req.connect_timeout, pool=req.read_timeout),
+            )
         except httpx.TransportError as exc:
             return httpx_failure(exc)
+        finally:
+            lanes.release(lane)
         reply = HttpResponse(
             response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
         )

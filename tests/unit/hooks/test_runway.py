@@ -36,6 +36,7 @@ from airflow_provider_runway.exceptions import (
     RunwayTransportError,
     RunwayValidationError,
 )
+from airflow_provider_runway.hooks import pool
 from airflow_provider_runway.hooks import runway as runway_module
 from airflow_provider_runway.hooks.runway import (
     PROBE_TASK_ID,
@@ -200,7 +201,7 @@ class Half:
 
         async def run() -> Any:
             client = httpx.AsyncClient(transport=httpx.MockTransport(httpx_handler(wire)))
-            self.monkeypatch.setattr(runway_module, "shared_async_client", lambda verify=True: client)
+            self.monkeypatch.setattr(pool, "new_client", lambda verify=True: client)
             self.monkeypatch.setattr(runway_module.asyncio, "sleep", fake_sleep)
             try:
                 return await getattr(hook, "a" + method)(*args, **kwargs)
@@ -742,7 +743,7 @@ def test_closed_shared_client_is_replaced():
 
 
 def test_two_hooks_in_one_loop_share_one_client(monkeypatch, runway_conn):
-    """Through the real shared_async_client: only the transport is replaced."""
+    """Through the real lanes: only the transport is replaced."""
     made: list[httpx.AsyncClient] = []
     wire = Wire([task_reply(), task_reply(), task_reply()])
     real_client = httpx.AsyncClient
@@ -889,7 +890,7 @@ def test_a_rotated_key_is_picked_up_on_the_401_and_the_request_sent_once_more(mo
         await RunwayHook().asettings()  # another trigger read the connection before the rotation
         monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(rotated))
         client = httpx.AsyncClient(transport=httpx.MockTransport(httpx_handler(wire)))
-        monkeypatch.setattr(runway_module, "shared_async_client", lambda verify=True: client)
+        monkeypatch.setattr(pool, "new_client", lambda verify=True: client)
         task = await RunwayHook().aget_task(TASK_ID)
         later = await RunwayHook().asettings()
         await client.aclose()
@@ -909,7 +910,7 @@ def test_a_401_with_an_unchanged_connection_is_not_resent(monkeypatch, runway_co
 
     async def run() -> None:
         client = httpx.AsyncClient(transport=httpx.MockTransport(httpx_handler(wire)))
-        monkeypatch.setattr(runway_module, "shared_async_client", lambda verify=True: client)
+        monkeypatch.setattr(pool, "new_client", lambda verify=True: client)
         try:
             await RunwayHook().aget_task(TASK_ID)
         finally:

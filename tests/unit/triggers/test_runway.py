@@ -16,7 +16,7 @@ import pytest
 from airflow.sdk.module_loading import import_string
 
 from airflow_provider_runway.exceptions import RunwayError
-from airflow_provider_runway.hooks import runway as hooks_module
+from airflow_provider_runway.hooks import pool
 from airflow_provider_runway.hooks.runway import RunwayHook, aclose_shared_clients
 from airflow_provider_runway.polling import finish_event
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
@@ -217,18 +217,20 @@ def test_a_triggerer_restart_mid_poll_re_attaches_with_no_new_create(direct):
     assert accounting["gets"][task_id] > gets_before
 
 
-def test_many_triggers_in_one_loop_share_one_pooled_client(direct):
+def test_many_triggers_in_one_loop_share_the_loop_s_lanes(direct):
     direct.control.configure(running_seconds=0.3)
     triggers = [make_trigger(*submit(direct)) for _ in range(20)]
 
-    async def all_at_once() -> tuple[list[list[dict[str, Any]]], int, bool]:
+    async def all_at_once() -> tuple[list[list[dict[str, Any]]], int, int, bool]:
         results = await asyncio.gather(*(collect(t) for t in triggers))
-        clients = hooks_module._ASYNC_CLIENTS.get(asyncio.get_running_loop(), {})
-        return results, len(clients), all(not c.is_closed for c in clients.values())
+        lanes = pool.lanes_in_loop()
+        clients = [c for one in lanes.values() for c in one.clients]
+        return results, len(lanes), len(clients), all(not c.is_closed for c in clients)
 
-    results, client_count, open_ = run_loop(all_at_once)
+    results, settings_count, client_count, open_ = run_loop(all_at_once)
     assert [[e["status"] for e in events] for events in results] == [["succeeded"]] * 20
-    assert client_count == 1 and open_
+    # One set of lanes for the loop (one TLS setting), never more clients than 20 requests can fill.
+    assert settings_count == 1 and 1 <= client_count <= -(-20 // pool.LANE_WIDTH) and open_
     gets = direct.control.accounting()["gets"]
     assert len(gets) == 20 and all(n >= 1 for n in gets.values())
 

@@ -1,0 +1,218 @@
+"""What the async half of the hook shares per event loop: the HTTP clients, in lanes, and the looked-up
+connection settings.
+
+A triggerer runs thousands of triggers in one loop. Each trigger builds its own hook, but they all send
+through the loop's lanes and read one cached copy of each connection.
+
+**Lanes.** Requests go out through lanes of :data:`LANE_WIDTH` requests in flight each. Every lane is an
+``httpx.AsyncClient`` whose pool holds at most that many connections. Lanes open as concurrency needs them,
+up to :data:`MAX_LANES`. A request takes the first lane with a free slot. Once every lane is full it waits
+in a FIFO queue, which wakes exactly one waiter per finished request.
+
+Why lanes: each time a request starts or ends, httpcore walks every connection of its pool and checks
+each one (``has_expired``: a socket poll and a dict of stream attributes). It also walks every queued
+request against every connection. That makes the cost per request grow with the pool's size.
+
+- With no limit in front of the pool, 1,000 triggers polling at once stalled for minutes and hit pool
+  timeouts.
+- With one pool of 16, that walk was still ~30 % of a triggerer's CPU at N = 5,000
+  (``benchmarks/bench_triggerer.py``).
+- One pool of 16 also capped a loop at 16 / latency polls per second: 160/s against an endpoint that
+  answers in 100 ms, below what 5,000 triggers need.
+
+Narrow lanes keep the walk short whatever the total. Because requests fill the first lanes first, the
+connections in use stay few and warm at low load, and the other lanes' connections expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from airflow_provider_runway.core.settings import ConnectionSettings
+
+#: Requests in flight at once on one lane, and the connections its pool may hold.
+LANE_WIDTH = 4
+#: Lanes per loop and TLS setting: at most LANE_WIDTH x MAX_LANES requests in flight.
+MAX_LANES = 64
+#: Seconds an idle connection is kept for reuse.
+KEEPALIVE_EXPIRY = 30.0
+
+
+def new_client(verify: bool | str) -> httpx.AsyncClient:
+    """One lane's client: a pool of :data:`LANE_WIDTH` connections, no redirects, proxies from the env."""
+    import httpx
+
+    tls: bool | ssl.SSLContext = (
+        ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+    )
+    return httpx.AsyncClient(
+        verify=tls,
+        limits=httpx.Limits(
+            max_connections=LANE_WIDTH,
+            max_keepalive_connections=LANE_WIDTH,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        ),
+        follow_redirects=False,
+        trust_env=True,
+    )
+
+
+class Lanes:
+    """The lanes of one loop and TLS setting (see the module's docstring).
+
+    ``lane = await lanes.acquire()``, then send with ``lanes.client(lane)``, then ``lanes.release(lane)``
+    in a ``finally``. A waiter cancelled while it waits never takes a slot.
+    """
+
+    def __init__(self, verify: bool | str, *, width: int = 0, most: int = 0) -> None:
+        self.verify = verify
+        self.width = width or LANE_WIDTH
+        self.most = most or MAX_LANES
+        self.clients: list[httpx.AsyncClient] = []
+        self.busy: list[int] = []
+        self._waiters: deque[asyncio.Future[int]] = deque()
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self.busy)
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for waiter in self._waiters if not waiter.done())
+
+    def client(self, lane: int) -> httpx.AsyncClient:
+        """The lane's client (a new one if it was closed)."""
+        client = self.clients[lane]
+        if client.is_closed:
+            client = self.clients[lane] = new_client(self.verify)
+        return client
+
+    def _take(self) -> int | None:
+        for lane, busy in enumerate(self.busy):
+            if busy < self.width:
+                self.busy[lane] = busy + 1
+                return lane
+        if len(self.clients) < self.most:
+            self.clients.append(new_client(self.verify))
+            self.busy.append(1)
+            return len(self.clients) - 1
+        return None
+
+    async def acquire(self) -> int:
+        """A lane with a slot taken for the caller: at once if one is free, else in FIFO order."""
+        if not self._waiters:
+            lane = self._take()
+            if lane is not None:
+                return lane
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())  # handed a slot just as it was cancelled: pass it on
+            raise
+
+    def release(self, lane: int) -> None:
+        """Give the slot back, or straight to the first live waiter."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(lane)
+                return
+        self.busy[lane] -= 1
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+_LANES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Lanes]] = weakref.WeakKeyDictionary()
+
+
+def lanes_for(verify: bool | str = True) -> Lanes:
+    """The running loop's lanes for this TLS setting, made on first use."""
+    loop = asyncio.get_running_loop()
+    by_tls = _LANES.get(loop)
+    if by_tls is None:
+        by_tls = _LANES[loop] = {}
+    lanes = by_tls.get(verify)
+    if lanes is None:
+        lanes = by_tls[verify] = Lanes(verify)
+    return lanes
+
+
+def lanes_in_loop() -> dict[Any, Lanes]:
+    """Every TLS setting's lanes in the running loop (for tests and benchmarks)."""
+    return dict(_LANES.get(asyncio.get_running_loop(), {}))
+
+
+def shared_async_client(verify: bool | str = True) -> httpx.AsyncClient:
+    """The loop's first lane's client for this TLS setting, made if needed."""
+    lanes = lanes_for(verify)
+    if not lanes.clients:
+        lanes.clients.append(new_client(verify))
+        lanes.busy.append(0)
+    return lanes.client(0)
+
+
+async def aclose_shared_clients() -> None:
+    """Close the running loop's clients (tests and benchmarks; a triggerer never needs it)."""
+    for lanes in _LANES.pop(asyncio.get_running_loop(), {}).values():
+        await lanes.aclose()
+
+
+# --------------------------------------------------------------------------------------------------------
+# The loop's connection settings
+# --------------------------------------------------------------------------------------------------------
+#: How long a loop reuses a connection's looked-up settings. Thousands of triggers on one connection then make
+#: one lookup a minute instead of one each: in a triggerer each lookup is a round trip to the API server, and
+#: even from an environment variable it cost ~500 µs of CPU per trigger at N = 5,000 (a thread hop and
+#: parsing), a third of the provider's CPU over bare polling. An edited connection is seen within the TTL; a
+#: rotated key at once, since a 401 or 403 drops the entry and retries with a fresh lookup (the hook's
+#: ``_arun``).
+SETTINGS_TTL = 60.0
+_SETTINGS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[ConnectionSettings]]]
+] = weakref.WeakKeyDictionary()
+
+
+async def shared_settings(
+    conn_id: str, lookup: Callable[[], Awaitable[ConnectionSettings]]
+) -> ConnectionSettings:
+    """The loop's settings for ``conn_id``: one lookup in flight at a time, reused for :data:`SETTINGS_TTL`.
+
+    A failed lookup is not kept: the next caller tries again.
+    """
+    loop = asyncio.get_running_loop()
+    entries = _SETTINGS.setdefault(loop, {})
+    entry = entries.get(conn_id)
+    now = time.monotonic()
+    if entry is None or entry[0] <= now:
+        entry = entries[conn_id] = (now + SETTINGS_TTL, asyncio.ensure_future(lookup()))
+    try:
+        # Shielded: a cancelled trigger must not cancel the lookup the others are waiting on.
+        return await asyncio.shield(entry[1])
+    except Exception:
+        if entries.get(conn_id) is entry:
+            del entries[conn_id]
+        raise
+
+
+def forget_settings(conn_id: str, stale: ConnectionSettings) -> None:
+    """Drop the loop's entry for ``conn_id`` if it still holds ``stale`` (a newer lookup is kept)."""
+    entries = _SETTINGS.get(asyncio.get_running_loop(), {})
+    entry = entries.get(conn_id)
+    if entry is None or not entry[1].done() or entry[1].cancelled() or entry[1].exception():
+        return
+    if entry[1].result() == stale:
+        del entries[conn_id]

@@ -1,0 +1,179 @@
+"""The async half's per-loop lanes (hooks/pool.py): how requests are admitted, queued and handed on."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from airflow_provider_runway.hooks import pool
+from airflow_provider_runway.hooks.pool import Lanes
+from airflow_provider_runway.hooks.runway import RunwayHook
+
+
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Record every lane client made; no client touches a socket in these tests."""
+    clients: list[Any] = []
+
+    def fake_client(verify: bool | str) -> Any:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+        clients.append(client)
+        return client
+
+    monkeypatch.setattr(pool, "new_client", fake_client)
+    return clients
+
+
+def test_the_first_lane_fills_before_another_opens(made):
+    async def run() -> tuple[list[int], list[int]]:
+        lanes = Lanes(True, width=3, most=4)
+        taken = [await lanes.acquire() for _ in range(7)]
+        busy = list(lanes.busy)
+        await lanes.aclose()
+        return taken, busy
+
+    taken, busy = asyncio.run(run())
+    assert taken == [0, 0, 0, 1, 1, 1, 2]
+    assert busy == [3, 3, 1] and len(made) == 3
+
+
+def test_a_freed_slot_in_an_early_lane_is_taken_first(made):
+    async def run() -> list[int]:
+        lanes = Lanes(True, width=2, most=4)
+        for _ in range(4):
+            await lanes.acquire()  # lanes 0 and 1 full
+        lanes.release(0)
+        again = await lanes.acquire()
+        await lanes.aclose()
+        return [again, *lanes.busy]
+
+    assert asyncio.run(run()) == [0, 2, 2]
+
+
+def test_full_lanes_queue_in_order_and_hand_each_slot_to_one_waiter(made):
+    async def run() -> tuple[list[int], list[int], int]:
+        lanes = Lanes(True, width=1, most=2)
+        await lanes.acquire()
+        await lanes.acquire()
+        order: list[int] = []
+
+        async def wait(n: int) -> None:
+            lane = await lanes.acquire()
+            order.append(n)
+            await asyncio.sleep(0)
+            lanes.release(lane)
+
+        waiters = [asyncio.ensure_future(wait(n)) for n in range(5)]
+        await asyncio.sleep(0)
+        assert lanes.waiting == 5 and len(lanes.clients) == 2  # the cap holds: no third lane
+        lanes.release(1)
+        lanes.release(0)
+        await asyncio.gather(*waiters)
+        busy = list(lanes.busy)
+        await lanes.aclose()
+        return order, busy, lanes.waiting
+
+    order, busy, waiting = asyncio.run(run())
+    assert order == [0, 1, 2, 3, 4]
+    assert busy == [0, 0] and waiting == 0
+
+
+def test_a_cancelled_waiter_takes_no_slot(made):
+    async def run() -> tuple[list[int], int]:
+        lanes = Lanes(True, width=1, most=1)
+        first = await lanes.acquire()
+        waiter = asyncio.ensure_future(lanes.acquire())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.sleep(0)
+        lanes.release(first)
+        busy = list(lanes.busy)
+        await lanes.aclose()
+        return busy, lanes.waiting
+
+    assert asyncio.run(run()) == ([0], 0)
+
+
+def test_a_waiter_cancelled_as_it_is_handed_a_slot_passes_it_on(made):
+    async def run() -> tuple[int, list[int]]:
+        lanes = Lanes(True, width=1, most=1)
+        first = await lanes.acquire()
+        doomed = asyncio.ensure_future(lanes.acquire())
+        heir = asyncio.ensure_future(lanes.acquire())
+        await asyncio.sleep(0)
+        lanes.release(first)  # the slot goes to doomed's future ...
+        doomed.cancel()  # ... which is cancelled before it resumes
+        lane = await heir
+        with pytest.raises(asyncio.CancelledError):
+            await doomed
+        lanes.release(lane)
+        busy = list(lanes.busy)
+        await lanes.aclose()
+        return lane, busy
+
+    assert asyncio.run(run()) == (0, [0])
+
+
+def test_many_slow_polls_are_in_flight_at_once_through_the_hook(monkeypatch, runway_conn):
+    runway_conn("http://127.0.0.1:9", allow_insecure_loopback=True)  # nothing may leave this machine
+    """Against a slow endpoint a loop keeps far more than one pool's worth of polls in flight. Before the
+    lanes it kept 16 at most: 5,000 triggers polling an endpoint that answers in 100 ms got 160 polls a
+    second, where they need several hundred."""
+    task_id = "17f20503-6c24-4c16-946b-35dbbce2af2f"
+    state = {"now": 0, "peak": 0}
+    release = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        state["now"] += 1
+        state["peak"] = max(state["peak"], state["now"])
+        await release.wait()
+        state["now"] -= 1
+        return httpx.Response(
+            200, json={"id": task_id, "status": "RUNNING", "createdAt": "2024-06-01T10:00:00Z"}
+        )
+
+    monkeypatch.setattr(
+        pool, "new_client", lambda verify: httpx.AsyncClient(transport=httpx.MockTransport(slow))
+    )
+
+    async def run() -> tuple[list[str], int]:
+        polls = [asyncio.ensure_future(RunwayHook().aget_task(task_id)) for _ in range(100)]
+        for _ in range(50):
+            await asyncio.sleep(0)
+        release.set()
+        tasks = await asyncio.gather(*polls)
+        clients = sum(len(lanes.clients) for lanes in pool.lanes_in_loop().values())
+        await pool.aclose_shared_clients()
+        return [task.status for task in tasks], clients
+
+    statuses, clients = asyncio.run(run())
+    assert statuses == ["RUNNING"] * 100
+    assert state["peak"] == 100
+    assert clients == -(-100 // pool.LANE_WIDTH)  # narrow pools: each request walks LANE_WIDTH connections
+
+
+def test_lanes_are_per_loop_and_tls_setting(made):
+    async def run() -> tuple[Lanes, Lanes, Lanes]:
+        lanes = pool.lanes_for(True), pool.lanes_for(True), pool.lanes_for(False)
+        await pool.aclose_shared_clients()
+        return lanes
+
+    a, b, insecure = asyncio.run(run())
+    again, _, _ = asyncio.run(run())
+    assert a is b and insecure is not a and again is not a
+
+
+def test_a_closed_lane_client_is_replaced(made):
+    async def run() -> bool:
+        lanes = Lanes(True)
+        lane = await lanes.acquire()
+        first = lanes.client(lane)
+        await first.aclose()
+        second = lanes.client(lane)
+        await lanes.aclose()
+        return first is not second and second.is_closed
+
+    assert asyncio.run(run())
