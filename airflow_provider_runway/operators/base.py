@@ -276,7 +276,7 @@ class RunwayBaseOperator(BaseOperator):
         from airflow_provider_runway import durable, polling
         from airflow_provider_runway.core import outcome
         from airflow_provider_runway.operators import generation
-        from airflow_provider_runway.triggers.runway import deferral
+        from airflow_provider_runway.triggers.runway import wait
 
         # Everything that can be checked without a request is checked before the (paid) create.
         timeout = polling.positive_seconds(self.timeout, "timeout")
@@ -346,30 +346,15 @@ class RunwayBaseOperator(BaseOperator):
                         outcome.event(first.status.lower(), task_id, task=first),
                         estimated_credits=estimated,
                     )
-            if self.deferrable:
-                self.defer(
-                    **deferral(
-                        runway_task_id=task_id,
-                        runway_conn_id=self.runway_conn_id,
-                        deadline=deadline,
-                        plan=plan,
-                        visible_by=visible_by,
-                        owned=True,
-                        durable=records is not None,
-                        max_poll_failures=self.max_poll_failures,
-                        cancel_on_kill=self.cancel_on_kill,
-                        cancel_on_timeout=self.cancel_on_timeout,
-                    )
-                )
-            event = self.hook.wait_for_task(
+            event = wait(
+                self,
                 task_id,
                 deadline=deadline,
                 plan=plan,
                 first=first,
                 visible_by=visible_by,
                 owned=True,
-                max_poll_failures=self.max_poll_failures,
-                cancel_on_timeout=self.cancel_on_timeout,
+                durable=records is not None,
             )
             return self._complete(context, event, estimated_credits=estimated)
         finally:

@@ -99,7 +99,7 @@ class RunwayTaskSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         from airflow_provider_runway import durable, polling
         from airflow_provider_runway.core import outcome
-        from airflow_provider_runway.triggers.runway import deferral
+        from airflow_provider_runway.triggers.runway import wait
 
         started = time.time()
         task_id = self._check_id()
@@ -138,34 +138,19 @@ class RunwayTaskSensor(BaseSensorOperator):
                 )
         deadline = started + float(self.timeout)
         visible_by = started + grace
-        if self.deferrable:
-            self.defer(
-                **deferral(
-                    runway_task_id=task_id,
-                    runway_conn_id=self.runway_conn_id,
-                    deadline=deadline,
-                    plan=plan,
-                    visible_by=visible_by,
-                    owned=False,
-                    # A retry or a clear of the sensor waits for the same id again: no reason to cancel.
-                    durable=True,
-                    max_poll_failures=self.max_poll_failures,
-                    cancel_on_kill=self.cancel_on_kill,
-                    cancel_on_timeout=self.cancel_on_timeout,
-                )
-            )
-        # poke mode: the operators' synchronous wait loop, holding this worker slot.
+        # Deferred to the trigger, or (poke mode) the operators' synchronous wait loop in this worker slot.
         self._waiting_on, self._ti_key = task_id, durable.TIKey.of(context["ti"])
         try:
-            event = self.hook.wait_for_task(
+            event = wait(
+                self,
                 task_id,
                 deadline=deadline,
                 plan=plan,
                 first=first,
                 visible_by=visible_by,
                 owned=False,
-                max_poll_failures=self.max_poll_failures,
-                cancel_on_timeout=self.cancel_on_timeout,
+                # A retry or a clear of the sensor waits for the same id again: no reason to cancel.
+                durable=True,
             )
         finally:
             self._waiting_on = None

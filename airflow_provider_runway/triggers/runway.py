@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -15,6 +15,9 @@ from airflow_provider_runway.core import defaults
 from airflow_provider_runway.core.defaults import DEFER_TIMEOUT_MARGIN as DEFER_TIMEOUT_MARGIN
 from airflow_provider_runway.core.outcome import event, withhold_output_urls
 from airflow_provider_runway.exceptions import RunwayError
+
+if TYPE_CHECKING:
+    from airflow_provider_runway.core.task import RunwayTask
 
 #: The most on_kill spends deciding and cancelling, in seconds: below the triggerer's own on_kill timeout
 #: (``[triggerer] on_kill_timeout``, 30 s), and it is never interrupted by the cancels the triggerer re-sends.
@@ -222,3 +225,69 @@ def deferral(
     )
     timeout = timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN)
     return {"trigger": trigger, "method_name": "execute_complete", "timeout": timeout}
+
+
+class _Waiter(Protocol):
+    """What :func:`wait` reads of the operator or sensor that waits (both have it)."""
+
+    deferrable: bool
+    runway_conn_id: str
+    max_poll_failures: int
+    cancel_on_kill: bool
+    cancel_on_timeout: bool
+
+    @property
+    def hook(self) -> Any: ...
+
+    def defer(
+        self,
+        *,
+        trigger: BaseTrigger,
+        method_name: str,
+        kwargs: dict[str, Any] | None = ...,
+        timeout: timedelta | int | float | None = ...,
+    ) -> Any: ...
+
+
+def wait(
+    task: _Waiter,
+    task_id: str,
+    *,
+    deadline: float,
+    plan: polling.PollPlan,
+    first: RunwayTask | None,
+    visible_by: float | None,
+    owned: bool,
+    durable: bool,
+) -> dict[str, Any]:
+    """Wait for one Runway task the one way the operators and the sensor both do: defer to
+    :class:`RunwayTaskTrigger` (:func:`deferral`; raises ``TaskDeferred``) when ``task.deferrable``, else
+    run the same wait loop here with the sync hook, holding the worker slot.
+
+    :return: the final event (synchronous waits only).
+    """
+    if task.deferrable:
+        task.defer(
+            **deferral(
+                runway_task_id=task_id,
+                runway_conn_id=task.runway_conn_id,
+                deadline=deadline,
+                plan=plan,
+                visible_by=visible_by,
+                owned=owned,
+                durable=durable,
+                max_poll_failures=task.max_poll_failures,
+                cancel_on_kill=task.cancel_on_kill,
+                cancel_on_timeout=task.cancel_on_timeout,
+            )
+        )
+    return task.hook.wait_for_task(
+        task_id,
+        deadline=deadline,
+        plan=plan,
+        first=first,
+        visible_by=visible_by,
+        owned=owned,
+        max_poll_failures=task.max_poll_failures,
+        cancel_on_timeout=task.cancel_on_timeout,
+    )

@@ -236,7 +236,7 @@ def test_one_map_from_an_outcome_to_its_exception():
 
 def test_one_deferral_for_the_operators_and_the_sensor():
     """The trigger's kwargs, the framework timeout and its margin are built in triggers.runway.deferral;
-    every defer() passes what it returns."""
+    every defer() passes what it returns, in triggers.runway.wait, which the operators and the sensor share."""
 
     def defers(node: ast.AST) -> bool:
         return _calls("defer")(node) and not (
@@ -255,7 +255,10 @@ def test_one_deferral_for_the_operators_and_the_sensor():
 
     assert _where(_calls("RunwayTaskTrigger")) == [f"{NAME}.triggers.runway:deferral"]
     assert _where(defers) == []
-    assert {place.split(":")[0] for place in _where(_calls("deferral"))} == {
+    # ... and the operators and the sensor wait the one way: defer, else the same wait synchronously
+    assert _where(_calls("defer")) == [f"{NAME}.triggers.runway:wait"]
+    assert {place.split(":")[0] for place in _where(_calls("wait_for_task"))} == {f"{NAME}.triggers.runway"}
+    assert {place.split(":")[0] for place in _where(_calls("wait"))} == {
         f"{NAME}.operators.base",
         f"{NAME}.sensors.runway",
     }
