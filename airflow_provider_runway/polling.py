@@ -260,6 +260,15 @@ class Note:
 WatchAction = Poll | Sleep | Cancel | Note
 
 
+_PLANS: dict[PollPlan, PollPlan] = {}
+
+
+def shared_plan(plan: PollPlan) -> PollPlan:
+    """One instance per distinct plan in the process: thousands of triggers on the same settings then hold
+    one plan, not one each (a frozen dataclass, so sharing it is safe)."""
+    return _PLANS.setdefault(plan, plan)
+
+
 def positive_seconds(value: Any, name: str) -> float:
     """A duration argument (seconds or a timedelta) as seconds; refused, naming it, unless positive."""
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
@@ -360,7 +369,11 @@ def watch(
         # Whoever deferred has just polled: wait a random part of one interval, so thousands of triggers
         # taken over at once (a triggerer restart) do not all poll, and look up their connection, together.
         yield Sleep(min(first_poll_spread * rng(), max(0.0, deadline - clock())))
+    last: RunwayTask | None = None
     while True:
+        # Sleeping, this generator holds one task (the tracker's): thousands sleep at once in a triggerer,
+        # and every object each keeps alive lengthens the full collections that pause its loop.
+        last = reply = None
         if polled:
             now = clock()
             delay = (

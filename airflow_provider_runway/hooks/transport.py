@@ -6,6 +6,8 @@ the hook's, beside its shared client), :func:`drive_watch` and :func:`adrive_wat
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -153,6 +155,23 @@ def drive_watch(
         return done.value
 
 
+_TIMER_CONTEXTS = threading.local()
+
+
+def _timer_context() -> contextvars.Context:
+    """An empty context for the sleep timers of this thread's loop, shared by all of them: the timer's
+    callback only wakes a future, and a context per timer is one more object per sleeping trigger."""
+    context = getattr(_TIMER_CONTEXTS, "context", None)
+    if context is None:
+        context = _TIMER_CONTEXTS.context = contextvars.Context()
+    return context
+
+
+def _wake(waker: asyncio.Future[None]) -> None:
+    if not waker.done():
+        waker.set_result(None)
+
+
 async def adrive_watch(steps: Any, task_id: str, hook: TaskApi, *, log: Any) -> dict[str, Any]:
     """Run :func:`~airflow_provider_runway.polling.watch` with the async half of ``hook``: never blocks."""
     reply: Any = None
@@ -166,7 +185,17 @@ async def adrive_watch(steps: Any, task_id: str, hook: TaskApi, *, log: Any) -> 
                 except RunwayError as err:
                     reply = err
             elif isinstance(action, polling.Sleep):
-                await asyncio.sleep(action.seconds)
+                # asyncio.sleep would add a coroutine and a copied context to each sleeping trigger: a bare
+                # timer on a future holds neither, and nothing of this step is kept while it sleeps.
+                waker = asyncio.get_running_loop().create_future()
+                timer = asyncio.get_running_loop().call_later(
+                    action.seconds, _wake, waker, context=_timer_context()
+                )
+                action = None
+                try:
+                    await waker
+                finally:
+                    timer.cancel()
             elif isinstance(action, polling.Cancel):
                 try:
                     reply = await hook.acancel_task(task_id)

@@ -115,10 +115,12 @@ class RunwayTaskTrigger(BaseTrigger):
         return RunwayHook(self.runway_conn_id)
 
     def _plan(self) -> polling.PollPlan:
-        return polling.PollPlan(
-            min_interval=self.poll_interval,
-            max_interval=max(self.max_poll_interval, self.poll_interval),
-            mode=self.polling_mode,  # type: ignore[arg-type]
+        return polling.shared_plan(
+            polling.PollPlan(
+                min_interval=self.poll_interval,
+                max_interval=max(self.max_poll_interval, self.poll_interval),
+                mode=self.polling_mode,  # type: ignore[arg-type]
+            )
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
