@@ -21,7 +21,6 @@ import random
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Literal
 
 from airflow_provider_runway.core import defaults
@@ -30,6 +29,7 @@ from airflow_provider_runway.core.defaults import (
     MIN_REAL_POLL_INTERVAL,
     NOT_VISIBLE_WARNING_EVERY,
 )
+from airflow_provider_runway.core.fields import positive_seconds as positive_seconds
 from airflow_provider_runway.core.kill import may_cancel
 from airflow_provider_runway.core.outcome import EVENT_STATUSES as EVENT_STATUSES
 from airflow_provider_runway.core.outcome import event
@@ -267,16 +267,6 @@ def shared_plan(plan: PollPlan) -> PollPlan:
     """One instance per distinct plan in the process: thousands of triggers on the same settings then hold
     one plan, not one each (a frozen dataclass, so sharing it is safe)."""
     return _PLANS.setdefault(plan, plan)
-
-
-def positive_seconds(value: Any, name: str) -> float:
-    """A duration argument (seconds or a timedelta) as seconds; refused, naming it, unless positive."""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise RunwayValidationError(
-            name, f"must be a positive number of seconds or a timedelta, got {value!r}"
-        )
-    return float(seconds)
 
 
 def plan_for(poll_interval: Any, max_poll_interval: Any, polling_mode: Any, *, on_loopback: bool) -> PollPlan:

@@ -1,5 +1,6 @@
 """The checks that hold for every request body, whatever the model: a model name, an input URI of the
-argument's kind, valid Unicode, a JSON object. (What each model takes is Runway's spec: see endpoints/.)
+argument's kind, valid Unicode, a JSON object (what each model takes is Runway's spec: see endpoints/);
+and a duration argument of an operator or the sensor.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any, Literal
 
 from airflow_provider_runway.core.filetypes import data_uri_mime_allowed, data_uri_mime_names
@@ -79,3 +81,13 @@ def check_generic_body(body: Any, field_name: str = "body") -> dict[str, Any]:
 def iter_field_paths(issues: Iterable[Mapping[str, Any]]) -> list[str]:
     """Dotted field paths from a 400's ``issues`` list (for messages and tests)."""
     return [".".join(str(p) for p in issue.get("path") or []) for issue in issues]
+
+
+def positive_seconds(value: Any, name: str) -> float:
+    """A duration argument (seconds or a timedelta) as seconds; refused, naming it, unless positive."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise RunwayValidationError(
+            name, f"must be a positive number of seconds or a timedelta, got {value!r}"
+        )
+    return float(seconds)

@@ -275,12 +275,13 @@ class RunwayBaseOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         from airflow_provider_runway import durable, polling
         from airflow_provider_runway.core import outcome
+        from airflow_provider_runway.core.fields import positive_seconds
         from airflow_provider_runway.operators import generation
         from airflow_provider_runway.triggers.runway import wait
 
         # Everything that can be checked without a request is checked before the (paid) create.
-        timeout = polling.positive_seconds(self.timeout, "timeout")
-        grace = polling.positive_seconds(self.not_exist_grace, "not_exist_grace")
+        timeout = positive_seconds(self.timeout, "timeout")
+        grace = positive_seconds(self.not_exist_grace, "not_exist_grace")
         minimum = generation.min_credit_balance(self)
         settings = self.hook.settings
         plan = polling.plan_for(

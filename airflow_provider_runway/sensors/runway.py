@@ -99,12 +99,13 @@ class RunwayTaskSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         from airflow_provider_runway import durable, polling
         from airflow_provider_runway.core import outcome
+        from airflow_provider_runway.core.fields import positive_seconds
         from airflow_provider_runway.triggers.runway import wait
 
         started = time.time()
         task_id = self._check_id()
         settings = self.hook.settings
-        grace = polling.positive_seconds(self.not_exist_grace, "not_exist_grace")
+        grace = positive_seconds(self.not_exist_grace, "not_exist_grace")
         if self.reschedule:
             for name in ("cancel_on_timeout", "cancel_on_kill"):
                 if getattr(self, name):
