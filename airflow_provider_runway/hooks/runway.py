@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -455,7 +455,7 @@ class RunwayHook(BaseHook):
         )
         return drive_watch(steps, task_id, self, sleep=self._sleep, log=self.log)
 
-    async def await_task(
+    def await_task(
         self,
         task_id: str,
         *,
@@ -468,8 +468,9 @@ class RunwayHook(BaseHook):
         cancel_on_timeout: bool = True,
         log: Any = None,
         first_poll_spread: float = 0.0,
-    ) -> dict[str, Any]:
-        """The async twin of :meth:`wait_for_task`, for triggers: never blocks the event loop."""
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        """The async twin of :meth:`wait_for_task`, for triggers: await it. A plain method handing back the
+        driver's coroutine: a sleeping trigger holds one coroutine less for the collector to walk."""
         logger = log or self.log
         steps = polling.watch(
             task_id,
@@ -482,7 +483,7 @@ class RunwayHook(BaseHook):
             visible_by=visible_by,
             owned=owned,
         )
-        return await adrive_watch(steps, task_id, self, log=logger)
+        return adrive_watch(steps, task_id, self, log=logger)
 
     def restore_outputs(
         self, event: Any, *, max_poll_failures: int = defaults.DEFAULT_MAX_POLL_FAILURES
