@@ -5,9 +5,9 @@ A triggerer runs thousands of triggers in one loop. Each trigger builds its own 
 through the loop's lanes and read one cached copy of each connection.
 
 **Lanes.** Requests go out through lanes of :data:`LANE_WIDTH` requests in flight each. Every lane is an
-``httpx.AsyncClient`` whose pool holds at most that many connections. Lanes open as concurrency needs them,
-up to :data:`MAX_LANES`. A request takes the first lane with a free slot. Once every lane is full it waits
-in a FIFO queue, which wakes exactly one waiter per finished request.
+``httpx.AsyncClient`` whose pool holds at most that many connections. A request takes the first lane with
+a free slot. Once every lane is full it waits in a FIFO queue, which wakes exactly one waiter per finished
+request. When the oldest waiter has waited :data:`OPEN_AFTER`, more lanes open, up to :data:`MAX_LANES`.
 
 Why lanes: each time a request starts or ends, httpcore walks every connection of its pool and checks
 each one (``has_expired``: a socket poll and a dict of stream attributes). It also walks every queued
@@ -20,8 +20,9 @@ request against every connection. That makes the cost per request grow with the 
 - One pool of 16 also capped a loop at 16 / latency polls per second: 160/s against an endpoint that
   answers in 100 ms, below what 5,000 triggers need.
 
-Narrow lanes keep the walk short whatever the total. Because requests fill the first lanes first, the
-connections in use stay few and warm at low load, and the other lanes' connections expire.
+Narrow lanes keep the walk short whatever the total. Requests fill the first lanes first, and lanes open
+only when waits last, so a fast endpoint is served by a lane or two whose connections stay warm, while a
+slow one gets as many requests in flight as it needs.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 LANE_WIDTH = 4
 #: Lanes per loop and TLS setting: at most LANE_WIDTH x MAX_LANES requests in flight.
 MAX_LANES = 64
+#: Seconds the oldest waiter waits before another lane opens: longer than a fast endpoint takes to clear a
+#: burst, far shorter than a poll interval.
+OPEN_AFTER = 0.05
 #: Seconds an idle connection is kept for reuse.
 KEEPALIVE_EXPIRY = 30.0
 
@@ -71,15 +75,22 @@ class Lanes:
 
     ``lane = await lanes.acquire()``, then send with ``lanes.client(lane)``, then ``lanes.release(lane)``
     in a ``finally``. A waiter cancelled while it waits never takes a slot.
+
+    The first lane opens at once. Another opens only once the oldest waiter has waited ``open_after``
+    seconds: a slow endpoint, not a burst a fast one clears in a few milliseconds.
     """
 
-    def __init__(self, verify: bool | str, *, width: int = 0, most: int = 0) -> None:
+    def __init__(
+        self, verify: bool | str, *, width: int = 0, most: int = 0, open_after: float | None = None
+    ) -> None:
         self.verify = verify
         self.width = width or LANE_WIDTH
         self.most = most or MAX_LANES
+        self.open_after = OPEN_AFTER if open_after is None else open_after
         self.clients: list[httpx.AsyncClient] = []
         self.busy: list[int] = []
-        self._waiters: deque[asyncio.Future[int]] = deque()
+        self._waiters: deque[tuple[asyncio.Future[int], float]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def in_flight(self) -> int:
@@ -87,7 +98,7 @@ class Lanes:
 
     @property
     def waiting(self) -> int:
-        return sum(1 for waiter in self._waiters if not waiter.done())
+        return sum(1 for waiter, _ in self._waiters if not waiter.done())
 
     def client(self, lane: int) -> httpx.AsyncClient:
         """The lane's client (a new one if it was closed)."""
@@ -96,15 +107,20 @@ class Lanes:
             client = self.clients[lane] = new_client(self.verify)
         return client
 
+    def _open(self) -> int:
+        self.clients.append(new_client(self.verify))
+        self.busy.append(0)
+        return len(self.clients) - 1
+
     def _take(self) -> int | None:
         for lane, busy in enumerate(self.busy):
             if busy < self.width:
                 self.busy[lane] = busy + 1
                 return lane
-        if len(self.clients) < self.most:
-            self.clients.append(new_client(self.verify))
-            self.busy.append(1)
-            return len(self.clients) - 1
+        if not self.clients:
+            lane = self._open()
+            self.busy[lane] = 1
+            return lane
         return None
 
     async def acquire(self) -> int:
@@ -113,8 +129,10 @@ class Lanes:
             lane = self._take()
             if lane is not None:
                 return lane
-        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[int] = loop.create_future()
+        self._waiters.append((waiter, loop.time()))
+        self._arm(loop)
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -125,13 +143,40 @@ class Lanes:
     def release(self, lane: int) -> None:
         """Give the slot back, or straight to the first live waiter."""
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter, _ = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(lane)
                 return
         self.busy[lane] -= 1
 
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is None and len(self.clients) < self.most:
+            self._timer = loop.call_later(self.open_after, self._grow, loop)
+
+    def _grow(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Open lanes for the waiters that have waited ``open_after`` or longer, oldest first."""
+        self._timer = None
+        now = loop.time()
+        while self._waiters and len(self.clients) < self.most:
+            waiter, since = self._waiters[0]
+            if waiter.done():
+                self._waiters.popleft()
+                continue
+            if now - since < self.open_after:
+                break
+            lane = self._open()
+            while self._waiters and self.busy[lane] < self.width:
+                waiter, since = self._waiters.popleft()
+                if not waiter.done():
+                    self.busy[lane] += 1
+                    waiter.set_result(lane)
+        if self._waiters:
+            self._arm(loop)
+
     async def aclose(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for client in self.clients:
             await client.aclose()
 

@@ -29,7 +29,7 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 def test_the_first_lane_fills_before_another_opens(made):
     async def run() -> tuple[list[int], list[int]]:
-        lanes = Lanes(True, width=3, most=4)
+        lanes = Lanes(True, width=3, most=4, open_after=0)
         taken = [await lanes.acquire() for _ in range(7)]
         busy = list(lanes.busy)
         await lanes.aclose()
@@ -42,7 +42,7 @@ def test_the_first_lane_fills_before_another_opens(made):
 
 def test_a_freed_slot_in_an_early_lane_is_taken_first(made):
     async def run() -> list[int]:
-        lanes = Lanes(True, width=2, most=4)
+        lanes = Lanes(True, width=2, most=4, open_after=0)
         for _ in range(4):
             await lanes.acquire()  # lanes 0 and 1 full
         lanes.release(0)
@@ -55,7 +55,7 @@ def test_a_freed_slot_in_an_early_lane_is_taken_first(made):
 
 def test_full_lanes_queue_in_order_and_hand_each_slot_to_one_waiter(made):
     async def run() -> tuple[list[int], list[int], int]:
-        lanes = Lanes(True, width=1, most=2)
+        lanes = Lanes(True, width=1, most=2, open_after=0)
         await lanes.acquire()
         await lanes.acquire()
         order: list[int] = []
@@ -141,8 +141,10 @@ def test_many_slow_polls_are_in_flight_at_once_through_the_hook(monkeypatch, run
 
     async def run() -> tuple[list[str], int]:
         polls = [asyncio.ensure_future(RunwayHook().aget_task(task_id)) for _ in range(100)]
-        for _ in range(50):
-            await asyncio.sleep(0)
+        for _ in range(200):  # the first lane's 4 at once, the rest once they have waited OPEN_AFTER
+            if state["peak"] == 100:
+                break
+            await asyncio.sleep(0.01)
         release.set()
         tasks = await asyncio.gather(*polls)
         clients = sum(len(lanes.clients) for lanes in pool.lanes_in_loop().values())
@@ -153,6 +155,44 @@ def test_many_slow_polls_are_in_flight_at_once_through_the_hook(monkeypatch, run
     assert statuses == ["RUNNING"] * 100
     assert state["peak"] == 100
     assert clients == -(-100 // pool.LANE_WIDTH)  # narrow pools: each request walks LANE_WIDTH connections
+
+
+def test_a_burst_a_fast_endpoint_clears_opens_no_second_lane(made):
+    async def run() -> int:
+        lanes = Lanes(True, width=2, most=8, open_after=0.2)
+
+        async def quick() -> None:
+            lane = await lanes.acquire()
+            await asyncio.sleep(0.001)
+            lanes.release(lane)
+
+        await asyncio.gather(*(quick() for _ in range(12)))
+        count = len(lanes.clients)
+        await lanes.aclose()
+        return count
+
+    assert asyncio.run(run()) == 1
+
+
+def test_waiters_that_wait_past_open_after_get_new_lanes_oldest_first(made):
+    async def run() -> tuple[list[int], int, list[int]]:
+        lanes = Lanes(True, width=2, most=8, open_after=0.05)
+        held = [await lanes.acquire(), await lanes.acquire()]  # the first lane, full and slow
+        queued = [asyncio.ensure_future(lanes.acquire()) for _ in range(5)]
+        await asyncio.sleep(0.01)
+        early = lanes.waiting
+        await asyncio.sleep(0.1)
+        got = [q.result() for q in queued if q.done()]
+        for lane in [*held, *got]:
+            lanes.release(lane)
+        busy = list(lanes.busy)
+        await lanes.aclose()
+        return got, early, busy
+
+    got, early, busy = asyncio.run(run())
+    assert early == 5  # nothing opened before open_after
+    assert got == [1, 1, 2, 2, 3]  # then lanes for all five, in the order they came
+    assert busy == [0, 0, 0, 0]
 
 
 def test_lanes_are_per_loop_and_tls_setting(made):
