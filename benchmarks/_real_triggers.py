@@ -10,14 +10,16 @@ The triggerer imports them by classpath (``_real_triggers.<Class>``), so this fo
     instance's ``next_kwargs`` in the metadata database, where the benchmark reads it at the end.
 ``LagProbeTrigger``
     in its own deferred task instance: samples the loop's lag exactly like ``bench_triggerer.Watchdog``
-    (sleep 0.1 s, record how late the wake-up was) until a stop file appears, and counts the collector's
-    passes in the trigger runner process meanwhile; yields the samples and their summary as its event.
+    (sleep 0.1 s, record how late the wake-up was) until a stop file appears, and times the collector's
+    passes in the trigger runner process meanwhile; writes them to ``<stop_file>.samples.json`` and yields
+    their summary as its event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import math
 import os
 import time
@@ -28,14 +30,28 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_runway.triggers.runway import RunwayTaskTrigger
 
+#: where ``TimedRunwayTaskTrigger`` also appends one line per event (an environment variable of the
+#: triggerer, so the trigger's kwargs stay exactly the provider's)
+EVENTS_FILE_ENV = "RUNWAY_BENCH_EVENTS_FILE"
+
 
 class TimedRunwayTaskTrigger(RunwayTaskTrigger):
-    """The provider's trigger, with the moment its event fired added to the payload."""
+    """The provider's trigger, with the moment its event fired added to the payload.
+
+    Also one line ``<runway task id> <started_at> <fired_at>`` per event to ``$RUNWAY_BENCH_EVENTS_FILE``
+    (one small append to a local file): the events in hand, even when the triggerer's supervisor has not yet
+    committed them to the database.
+    """
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         started = time.time()
         async for event in super().run():
-            yield TriggerEvent({**event.payload, "fired_at": time.time(), "started_at": started})
+            fired = time.time()
+            path = os.environ.get(EVENTS_FILE_ENV)
+            if path:
+                with open(path, "a") as out:
+                    out.write(f"{self.runway_task_id} {started:.6f} {fired:.6f}\n")
+            yield TriggerEvent({**event.payload, "fired_at": fired, "started_at": started})
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -93,15 +109,23 @@ class LagProbeTrigger(BaseTrigger):
         finally:
             gc.callbacks.remove(on_gc)
         lags = [lag for _, lag in samples]
-        yield TriggerEvent(
-            {
-                "pid": os.getpid(),
-                "p50": round(_percentile(lags, 50), 2),
-                "p99": round(_percentile(lags, 99), 2),
-                "max": round(max(lags), 2) if lags else None,
-                "first": samples[0][0] if samples else None,
-                "last": samples[-1][0] if samples else None,
-                "samples": [[round(t, 3), round(lag, 2)] for t, lag in samples],
-                "gc": [[g, round(t, 3), round(p * 1000, 2)] for g, t, p in pauses],
-            }
-        )
+        summary = {
+            "pid": os.getpid(),
+            "p50": round(_percentile(lags, 50), 2),
+            "p99": round(_percentile(lags, 99), 2),
+            "max": round(max(lags), 2) if lags else None,
+            "first": samples[0][0] if samples else None,
+            "last": samples[-1][0] if samples else None,
+        }
+        # The samples go to a file beside the stop file, not into the event: the benchmark must not wait on
+        # the triggerer's supervisor to commit one more event (it lags its runner at thousands of triggers).
+        with open(self.stop_file + ".samples.json", "w") as out:
+            json.dump(
+                {
+                    **summary,
+                    "samples": [[round(t, 3), round(lag, 2)] for t, lag in samples],
+                    "gc": [[g, round(t, 3), round(p * 1000, 2)] for g, t, p in pauses],
+                },
+                out,
+            )
+        yield TriggerEvent(summary)

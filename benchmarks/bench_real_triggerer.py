@@ -283,6 +283,8 @@ class Helper:
 
 
 PIN = True
+#: ``[logging] logging_level`` of every Airflow process: INFO (Airflow's default) unless ``--logging-level``
+LOGGING_LEVEL = "INFO"
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -353,7 +355,7 @@ class Stack:
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__TRIGGERER__CAPACITY": str(capacity),
                 "AIRFLOW__TRIGGERER__MAX_TRIGGER_TO_SELECT_PER_LOOP": str(capacity),
-                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": LOGGING_LEVEL,
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.e2e.free_port()),
                 "PYTHONPATH": os.pathsep.join([str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]),
                 "NO_PROXY": "127.0.0.1,localhost",
@@ -415,6 +417,14 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return 0
+
+
 def _trigger_logs(logs: Path, run_id: str) -> dict[str, int]:
     """What the triggerer's supervisor wrote to the task instances' trigger logs during the run."""
     files = [p for p in logs.rglob("*trigger*") if p.is_file() and run_id in str(p)]
@@ -461,6 +471,7 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
     run_dir.mkdir()
     waited = wait_for_quiet_host(stack, args.wait_quiet)
     stop_file, ready_file = run_dir / "stop", run_dir / "probe_ready"
+    events_file = run_dir / "events.txt"
     limits = ("--credits", "1000000000", "--daily-limit", "100000000")
     plan = _plan(n, args.seed, args.min_finish, args.max_finish)
     neighbour = triggerer = spy = None
@@ -480,7 +491,7 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
             log = (stack.logs / f"triggerer_{tag}.log").open("ab")
             triggerer = subprocess.Popen(
                 [str(AIRFLOW), "triggerer", "--skip-serve-logs", "--capacity", str(n + 10)],
-                env=stack.env(n + 10, base),
+                env={**stack.env(n + 10, base), "RUNWAY_BENCH_EVENTS_FILE": str(events_file)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -535,6 +546,7 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
                         "--format",
                         "raw",
                         "--subprocesses",
+                        "--nonblocking",
                         "--output",
                         f"{args.profile}_real_{tag}.txt",
                         "--pid",
@@ -557,7 +569,15 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
             )
             cap = start_mono + args.max_wall
             deferred = n
+            at_fired: dict[str, float] | None = None  # the moment all N events were in hand in the runner
             while time.monotonic() < cap:
+                if at_fired is None and _lines(events_file) >= n:
+                    at_fired = {
+                        "runner": _cpu(runner),
+                        "supervisor": _cpu(supervisor),
+                        "sim": _cpu(sim),
+                        "elapsed": time.monotonic() - start_mono,
+                    }
                 counts = helper.call("count", run_id=run_id).get("wait", {})
                 deferred = counts.get("deferred", 0)
                 if deferred == 0 and sum(counts.values()) >= n:
@@ -576,11 +596,13 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
             hwm = _status_kb(runner.pid, "VmHWM")
             gets = sim_get(root, "/_sim/accounting")["gets"]
             stop_file.write_text("stop")
-            if not bt_wait(
-                lambda: "deferred" not in helper.call("count", run_id=run_id).get("lag_probe", {}), 30
-            ):
-                raise RuntimeError("the lag probe did not report")
+            samples_file = Path(f"{stop_file}.samples.json")
+            if not bt_wait(samples_file.exists, 60):
+                raise RuntimeError("the lag probe did not write its samples within 60 s")
+            time.sleep(1)
+            probe = json.loads(samples_file.read_text())
             found = helper.call("results", run_id=run_id)
+            fired_lines = events_file.read_text().splitlines() if events_file.exists() else []
             trigger_logs = _trigger_logs(stack.home / "logs", run_id)
         finally:
             if spy is not None:
@@ -597,20 +619,33 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
                     spy.kill()
             helper.call("cleanup", run_id=run_id)
 
+    # Events in hand in the trigger runner (the lookalike's measure), from the events file ...
+    fired: dict[str, tuple[float, float]] = {}
+    for line in fired_lines:
+        task_id, started_at, fired_at = line.split()
+        fired.setdefault(task_id, (float(started_at), float(fired_at)))
+    # ... and events committed to the database by the triggerer's supervisor (task instance resumable).
     events = [e for e in found["events"] if isinstance(e.get("event"), dict) and "fired_at" in e["event"]]
     by_index = {e["map_index"]: e for e in events}
-    delays = [by_index[i]["event"]["fired_at"] - remote_done[i] for i in range(len(tasks)) if i in by_index]
+    order = [task_id for task_id, _, _ in tasks]
+    delays = [fired[t][1] - remote_done[i] for i, t in enumerate(order) if t in fired and fired[t][1] <= end]
     db_delays = [
         by_index[i]["scheduled"] - remote_done[i]
         for i in range(len(tasks))
         if i in by_index and by_index[i]["scheduled"] is not None
     ]
-    starts = [e["event"]["started_at"] for e in events]
-    last_event = max((e["event"]["fired_at"] for e in events), default=end)
-    probe = found["probe"] or {"samples": [], "gc": []}
+    starts = [s for s, _ in fired.values()]
+    last_event = max((f for _, f in fired.values() if f <= end), default=end)
     pauses = [(g, t, p) for g, t, p in probe["gc"] if start <= t <= end]
     total_gets = sum(gets.get(task_id, 0) for task_id, _, _ in tasks)
     cpu = {key: cpu1[key] - cpu0[key] for key in cpu0}
+    # The figures comparable with the lookalike's: from the insert to the last event in hand in the runner
+    # (the lookalike stops there); the whole window, to the last commit or the cap, is reported beside them.
+    window = {"until": "all events committed to the DB, or the cap", "elapsed_s": round(elapsed, 1)}
+    window.update({f"{key}_cpu_s": round(value, 2) for key, value in cpu.items()})
+    if at_fired is not None:
+        elapsed = at_fired["elapsed"]
+        cpu.update({key: at_fired[key] - cpu0[key] for key in ("runner", "supervisor", "sim")})
 
     def summary(values: list[float]) -> dict[str, float]:
         return {
@@ -626,12 +661,16 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
         "load": load,
         "process": "airflow triggerer (trigger runner)",
         "pinned": PIN,
+        "logging_level": LOGGING_LEVEL,
         "waited_for_quiet_host_s": waited,
         "finish_range_s": [args.min_finish, args.max_finish],
         "wall_s": round(elapsed, 1),
-        "events": len(events),
-        "unfinished_at_cap": deferred,
-        "succeeded": sum(1 for e in events if e["event"].get("status") == "succeeded"),
+        "events": len(delays),
+        "events_committed_at_cap": n - deferred,
+        "events_committed_at_read": len(events),
+        "unfinished_at_cap": n - len(delays),
+        "still_deferred_in_db_at_cap": deferred,
+        "succeeded_committed": sum(1 for e in events if e["event"].get("status") == "succeeded"),
         "gets": total_gets,
         "gets_per_task": round(total_gets / max(1, len(tasks)), 2),
         "cpu_s": round(cpu["runner"], 2),
@@ -643,6 +682,8 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
         "simulator_cpu_share_of_one_core": round(cpu["sim"] / elapsed, 3),
         "neighbour_cpu_share_of_one_core": neighbour_share,
         "rest_of_machine": others,
+        "cpu_window": "insert to the last event in hand" if at_fired is not None else "insert to the cap",
+        "whole_run": window,
         "idle_before_insert": idle,
         "cpu_us_per_get_net_of_idle": round(
             (cpu["runner"] - idle["runner_cpu_share_of_one_core"] * elapsed) / max(1, total_gets) * 1e6, 1
@@ -763,6 +804,7 @@ def _real_line(r: dict[str, Any]) -> str:
     return (
         f"{bt._line({**r, 'design': 'real ' + r['design']})} "
         f"supervisor CPU={r['supervisor_cpu_share_of_one_core']:.0%} postgres CPU={r['postgres_cpu_s']} s "
+        f"committed to the DB at cap={r['events_committed_at_cap']} "
         f"db delay p50/p99={r['db_delay_s']['p50']}/{r['db_delay_s']['p99']} s "
         f"triggers started {r['insert']['first_trigger_started_s']}-{r['insert']['last_trigger_started_s']} s "
         f"after insert; idle runner CPU={r['idle_before_insert']['runner_cpu_share_of_one_core']:.1%}, "
@@ -817,7 +859,7 @@ def _code_state() -> dict[str, Any]:
 
 
 def main() -> int:
-    global PIN
+    global PIN, LOGGING_LEVEL
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", default="500,5000", help="comma-separated trigger counts")
     parser.add_argument("--designs", default="provider-adaptive,provider-fixed")
@@ -846,12 +888,18 @@ def main() -> int:
     parser.add_argument(
         "--idle-window", type=float, default=10.0, help="s of the idle triggerer measured before each run"
     )
+    parser.add_argument(
+        "--logging-level",
+        default="INFO",
+        help="[logging] logging_level of the triggerer (WARNING: no trigger log lines to route)",
+    )
     parser.add_argument("--helper", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.helper:
         helper()
         return 0
     PIN = bool(args.pin)
+    LOGGING_LEVEL = args.logging_level.upper()
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
