@@ -503,6 +503,14 @@ while True:
 """
 
 
+def _busy_s() -> tuple[float, float]:
+    """Seconds of CPU the whole machine spent (all CPUs, /proc/stat), at normal priority and at nice > 0."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + system + irq + softirq + steal) / tick, nice / tick
+
+
 def _pin(pid: int, cpu: int | None) -> None:
     if cpu is not None:
         os.sched_setaffinity(pid, {cpu})
@@ -528,6 +536,7 @@ def _run_child(
             sim_post(root, "/_sim/faults", {"kind": "slow", "path": "tasks_get", "delay": args.latency})
         sim = psutil.Process(pid)
         sim_cpu0 = _cpu_s(sim)
+        busy0 = _busy_s()
         started = time.monotonic()
         env = {
             **os.environ,
@@ -588,14 +597,22 @@ def _run_child(
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            stdout, stderr = child_process.communicate()
+            child_cpu = [0.0]
+
+            def note_child_cpu() -> None:
+                try:
+                    child_cpu[0] = _cpu_s(psutil.Process(child_process.pid))
+                except psutil.Error:
+                    pass
+
+            stdout, stderr = _communicate(child_process, note_child_cpu)
             if spy is not None:
                 spy.wait(30)
             wall = time.monotonic() - started
             sim_cpu1 = _cpu_s(sim)
-            neighbour_share = (
-                round((_cpu_s(neighbour_process) - neighbour_cpu0) / wall, 3) if neighbour else None
-            )
+            busy1 = _busy_s()
+            neighbour_cpu = _cpu_s(neighbour_process) - neighbour_cpu0 if neighbour else 0.0
+            neighbour_share = round(neighbour_cpu / wall, 3) if neighbour else None
         finally:
             if neighbour is not None:
                 neighbour.kill()
@@ -608,7 +625,32 @@ def _run_child(
     result["pinned"] = bool(args.pin)
     result["simulator_cpu_share_of_one_core"] = round((sim_cpu1 - sim_cpu0) / wall, 3)
     result["neighbour_cpu_share_of_one_core"] = neighbour_share
+    # What else ran meanwhile (everything but the simulator, the trigger process and the neighbour), so a
+    # reader can tell a quiet host from a busy one: nice > 0 work yields to the measured processes.
+    ours = (sim_cpu1 - sim_cpu0) + child_cpu[0] + neighbour_cpu
+    result["rest_of_machine_cpu_share"] = {
+        "normal_priority": round(max(0.0, busy1[0] - busy0[0] - ours) / wall, 3),
+        "nice": round((busy1[1] - busy0[1]) / wall, 3),
+    }
     return result
+
+
+def _communicate(process: subprocess.Popen[str], before_exit: Any) -> tuple[str, str]:
+    """``process.communicate()``, noting the process's CPU just before it exits (psutil cannot read a
+    reaped process): the child prints its result as its last act, so its stdout closing is the moment."""
+    import threading
+
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.append(process.stderr.read() if process.stderr else ""))
+    reader.start()
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        before_exit()
+    process.wait()
+    reader.join()
+    return "".join(lines), "".join(err)
 
 
 def main() -> int:
@@ -743,7 +785,8 @@ def _line(r: dict[str, Any]) -> str:
         f"(after start-up {r['lag_ms_after_startup']['p99']}/{r['lag_ms_after_startup']['max']}) "
         f"delay p50/p99={delay['p50']}/{delay['p99']} s GETs/task={r['gets_per_task']} "
         f"sim CPU={r['simulator_cpu_share_of_one_core']:.0%} "
-        f"neighbour CPU={r['neighbour_cpu_share_of_one_core'] or 0:.0%} wall={r['wall_s']} s "
+        f"neighbour CPU={r['neighbour_cpu_share_of_one_core'] or 0:.0%} "
+        f"others CPU={r.get('rest_of_machine_cpu_share', {}).get('normal_priority', 0):.0%} wall={r['wall_s']} s "
         f"gen2 GCs={r['gc']['gen2_collections']} (longest {r['gc']['gen2_max_pause_ms']} ms)"
     )
 
