@@ -39,6 +39,10 @@ from airflow_provider_runway.exceptions import (
 if TYPE_CHECKING:
     from airflow_provider_runway.core.task import RunwayTask
 
+#: The one table's rows by kind, under the names this module gave them (core.filetypes holds the table).
+IMAGE_EXTENSIONS = EXTENSIONS["image"]
+VIDEO_EXTENSIONS = EXTENSIONS["video"]
+AUDIO_EXTENSIONS = EXTENSIONS["audio"]
 UPLOAD_MIN_BYTES = 512
 UPLOAD_MAX_BYTES = 200 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
