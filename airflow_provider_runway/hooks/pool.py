@@ -51,15 +51,36 @@ OPEN_AFTER = 0.05
 KEEPALIVE_EXPIRY = 30.0
 
 
+_TLS: dict[bool | str, ssl.SSLContext | bool] = {}
+
+
+def tls_for(verify: bool | str) -> ssl.SSLContext | bool:
+    """One TLS context per setting, for every lane of every loop in the process. httpx builds a fresh one
+    per client otherwise, loading the CA bundle each time: ~21 ms of CPU in the loop and ~0.9 MB a client."""
+    tls = _TLS.get(verify)
+    if tls is None:
+        if verify is False:
+            tls = False
+        else:
+            import httpx
+
+            # A CA bundle path as the connection's ``verify`` extra; True: httpx's own (certifi, or
+            # SSL_CERT_FILE / SSL_CERT_DIR from the environment).
+            tls = (
+                ssl.create_default_context(cafile=verify)
+                if isinstance(verify, str)
+                else httpx.create_ssl_context()
+            )
+        tls = _TLS.setdefault(verify, tls)
+    return tls
+
+
 def new_client(verify: bool | str) -> httpx.AsyncClient:
     """One lane's client: a pool of :data:`LANE_WIDTH` connections, no redirects, proxies from the env."""
     import httpx
 
-    tls: bool | ssl.SSLContext = (
-        ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-    )
     return httpx.AsyncClient(
-        verify=tls,
+        verify=tls_for(verify),
         limits=httpx.Limits(
             max_connections=LANE_WIDTH,
             max_keepalive_connections=LANE_WIDTH,

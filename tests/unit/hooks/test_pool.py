@@ -217,3 +217,32 @@ def test_a_closed_lane_client_is_replaced(made):
         return first is not second and second.is_closed
 
     assert asyncio.run(run())
+
+
+def test_every_lane_shares_one_tls_context_per_setting(monkeypatch):
+    """httpx builds a TLS context per client unless handed one: ~21 ms of CPU in the loop and ~0.9 MB each
+    time a lane opened, with the CA bundle loaded anew."""
+    import certifi
+
+    built: list[Any] = []
+    real = httpx.create_ssl_context
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counting)
+    monkeypatch.setattr(pool, "_TLS", {})
+
+    async def run() -> list[Any]:
+        lanes = Lanes(True, width=1, most=10, open_after=0)
+        taken = [asyncio.ensure_future(lanes.acquire()) for _ in range(10)]
+        await asyncio.gather(*taken)
+        count = len(lanes.clients)
+        await lanes.aclose()
+        return [count, pool.tls_for(True), pool.tls_for(False), pool.tls_for(certifi.where())]
+
+    count, default, off, bundle = asyncio.run(run())
+    assert count == 10 and len(built) == 1  # ten lanes, one context
+    assert default is pool.tls_for(True) and off is False
+    assert bundle is pool.tls_for(certifi.where()) and bundle is not default
