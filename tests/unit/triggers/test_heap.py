@@ -119,3 +119,7 @@ def test_a_sleeping_trigger_holds_one_task_one_plan_share_and_no_sleep_coroutine
     # The whole, a backstop to the counts above: ~23.5 per trigger here with the lanes' clients and their
     # connections (21 per sleeping trigger alone, probe_trigger_heap.py), 28 before these were cut.
     assert sum(new.values()) <= 26 * COUNT, new.most_common(12)
+
+
+if __name__ == "__main__":
+    print(json.dumps(_sleeping_heap()))
