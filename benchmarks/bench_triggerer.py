@@ -367,6 +367,10 @@ async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
             for t in late[-args.trace_late :]
             for pending_s, running_s in [plan_of[t]]
         ]
+    if args.design.startswith("provider-"):
+        from airflow_provider_runway.hooks import pool
+
+        result["lanes_opened"] = sum(len(lanes.clients) for lanes in pool.lanes_in_loop().values())
     if args.design == "provider-adaptive":
         result["asettings_us"] = await _asettings_cost()
     return result
@@ -788,6 +792,7 @@ def _line(r: dict[str, Any]) -> str:
         f"neighbour CPU={r['neighbour_cpu_share_of_one_core'] or 0:.0%} "
         f"others CPU={r.get('rest_of_machine_cpu_share', {}).get('normal_priority', 0):.0%} wall={r['wall_s']} s "
         f"gen2 GCs={r['gc']['gen2_collections']} (longest {r['gc']['gen2_max_pause_ms']} ms)"
+        + (f" lanes={r['lanes_opened']}" if "lanes_opened" in r else "")
     )
 
 

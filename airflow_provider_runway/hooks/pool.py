@@ -44,9 +44,11 @@ if TYPE_CHECKING:
 LANE_WIDTH = 4
 #: Lanes per loop and TLS setting: at most LANE_WIDTH x MAX_LANES requests in flight.
 MAX_LANES = 64
-#: Seconds the oldest waiter waits before another lane opens: longer than a fast endpoint takes to clear a
-#: burst, far shorter than a poll interval.
-OPEN_AFTER = 0.05
+#: Seconds the oldest waiter waits before more lanes open. Longer than a fast endpoint takes to clear the
+#: burst of polls that piles up behind a full garbage collection (at 50 ms such bursts opened all 64 lanes
+#: against a loopback simulator, and their idle connections, expiring and reconnecting, fed more full
+#: collections), and far shorter than a poll interval.
+OPEN_AFTER = 0.25
 #: Seconds an idle connection is kept for reuse.
 KEEPALIVE_EXPIRY = 30.0
 
