@@ -7,7 +7,8 @@ through the loop's lanes and read one cached copy of each connection.
 **Lanes.** Requests go out through lanes of :data:`LANE_WIDTH` requests in flight each. Every lane is an
 ``httpx.AsyncClient`` whose pool holds at most that many connections. A request takes the first lane with
 a free slot. Once every lane is full it waits in a FIFO queue, which wakes exactly one waiter per finished
-request. When the oldest waiter has waited :data:`OPEN_AFTER`, more lanes open, up to :data:`MAX_LANES`.
+request. While the oldest waiter has waited :data:`OPEN_AFTER`, one more lane opens every
+:data:`OPEN_AFTER`, up to :data:`MAX_LANES`.
 
 Why lanes: each time a request starts or ends, httpcore walks every connection of its pool and checks
 each one (``has_expired``: a socket poll and a dict of stream attributes). It also walks every queued
@@ -177,22 +178,23 @@ class Lanes:
             self._timer = loop.call_later(self.open_after, self._grow, loop)
 
     def _grow(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Open lanes for the waiters that have waited ``open_after`` or longer, oldest first."""
+        """Open one lane for the oldest waiters if the first has waited ``open_after`` or longer.
+
+        One lane per ``open_after`` at most: an endpoint that stays slow gets lane after lane (64 in 16 s
+        at the default), while a burst that piles up behind a pause of the loop (a full garbage
+        collection) opens one or two, not every lane at once.
+        """
         self._timer = None
-        now = loop.time()
-        while self._waiters and len(self.clients) < self.most:
-            waiter, since = self._waiters[0]
-            if waiter.done():
-                self._waiters.popleft()
-                continue
-            if now - since < self.open_after:
-                break
-            lane = self._open()
-            while self._waiters and self.busy[lane] < self.width:
-                waiter, since = self._waiters.popleft()
-                if not waiter.done():
-                    self.busy[lane] += 1
-                    waiter.set_result(lane)
+        while self._waiters and self._waiters[0][0].done():
+            self._waiters.popleft()
+        if self._waiters and len(self.clients) < self.most:
+            if loop.time() - self._waiters[0][1] >= self.open_after:
+                lane = self._open()
+                while self._waiters and self.busy[lane] < self.width:
+                    waiter, _ = self._waiters.popleft()
+                    if not waiter.done():
+                        self.busy[lane] += 1
+                        waiter.set_result(lane)
         if self._waiters:
             self._arm(loop)
 

@@ -138,6 +138,7 @@ def test_many_slow_polls_are_in_flight_at_once_through_the_hook(monkeypatch, run
     monkeypatch.setattr(
         pool, "new_client", lambda verify: httpx.AsyncClient(transport=httpx.MockTransport(slow))
     )
+    monkeypatch.setattr(pool, "OPEN_AFTER", 0.01)  # a lane every 10 ms instead of every 250
 
     async def run() -> tuple[list[str], int]:
         polls = [asyncio.ensure_future(RunwayHook().aget_task(task_id)) for _ in range(100)]
@@ -175,22 +176,25 @@ def test_a_burst_a_fast_endpoint_clears_opens_no_second_lane(made):
 
 
 def test_waiters_that_wait_past_open_after_get_new_lanes_oldest_first(made):
-    async def run() -> tuple[list[int], int, list[int]]:
+    async def run() -> tuple[list[int], int, int, list[int]]:
         lanes = Lanes(True, width=2, most=8, open_after=0.05)
         held = [await lanes.acquire(), await lanes.acquire()]  # the first lane, full and slow
         queued = [asyncio.ensure_future(lanes.acquire()) for _ in range(5)]
         await asyncio.sleep(0.01)
         early = lanes.waiting
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.07)
+        after_one = len(lanes.clients)  # one lane per open_after, not one for every waiter at once
+        await asyncio.sleep(0.15)
         got = [q.result() for q in queued if q.done()]
         for lane in [*held, *got]:
             lanes.release(lane)
         busy = list(lanes.busy)
         await lanes.aclose()
-        return got, early, busy
+        return got, early, after_one, busy
 
-    got, early, busy = asyncio.run(run())
+    got, early, after_one, busy = asyncio.run(run())
     assert early == 5  # nothing opened before open_after
+    assert after_one == 2
     assert got == [1, 1, 2, 2, 3]  # then lanes for all five, in the order they came
     assert busy == [0, 0, 0, 0]
 
