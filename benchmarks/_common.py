@@ -153,3 +153,25 @@ def wait_until(predicate: Any, timeout: float, step: float = 0.1) -> bool:
             return True
         time.sleep(step)
     return False
+
+
+def py_spy(pid: int, output: str, *extra: str) -> subprocess.Popen[bytes]:
+    """Sample ``pid`` from outside with py-spy (100 Hz, "raw" collapsed stacks to ``output``), so the process
+    runs unprofiled; ``extra``: more py-spy options (``--subprocesses``, ``--nonblocking``)."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            *extra,
+            "--output",
+            output,
+            "--pid",
+            str(pid),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

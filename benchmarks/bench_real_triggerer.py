@@ -54,7 +54,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_triggerer as bt
-from _common import RESULTS, conn_json, machine, percentile, save, sim_get, simulator
+from _common import RESULTS, conn_json, machine, percentile, py_spy, save, sim_get, simulator, wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -497,7 +497,7 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
                 start_new_session=True,
             )
             bt._pin(triggerer.pid, TRIGGERER_CPU if PIN else None)
-            if not bt_wait(lambda: ready_file.exists() or triggerer.poll() is not None, 180):
+            if not wait_until(lambda: ready_file.exists() or triggerer.poll() is not None, 180, step=0.5):
                 raise RuntimeError(f"the lag probe did not start within 180 s; see {log.name}")
             if triggerer.poll() is not None:
                 raise RuntimeError(f"airflow triggerer exited ({triggerer.returncode}); see {log.name}")
@@ -537,23 +537,8 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
                 pass
             rss_base = _status_kb(runner.pid, "VmRSS")
             if args.profile:
-                spy = subprocess.Popen(
-                    [
-                        str(Path(sys.executable).with_name("py-spy")),
-                        "record",
-                        "--rate",
-                        "100",
-                        "--format",
-                        "raw",
-                        "--subprocesses",
-                        "--nonblocking",
-                        "--output",
-                        f"{args.profile}_real_{tag}.txt",
-                        "--pid",
-                        str(triggerer.pid),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                spy = py_spy(
+                    triggerer.pid, f"{args.profile}_real_{tag}.txt", "--subprocesses", "--nonblocking"
                 )
             cpu0 = {"runner": _cpu(runner), "supervisor": _cpu(supervisor), "sim": _cpu(sim)}
             cpu0["postgres"] = stack.postgres_cpu_s()
@@ -597,7 +582,7 @@ def run_real(stack: Stack, helper: Helper, n: int, design: str, load: str, args:
             gets = sim_get(root, "/_sim/accounting")["gets"]
             stop_file.write_text("stop")
             samples_file = Path(f"{stop_file}.samples.json")
-            if not bt_wait(samples_file.exists, 60):
+            if not wait_until(samples_file.exists, 60, step=0.5):
                 raise RuntimeError("the lag probe did not write its samples within 60 s")
             time.sleep(1)
             probe = json.loads(samples_file.read_text())
@@ -789,15 +774,6 @@ def wait_for_quiet_host(stack: Stack | None, limit: float, window: float = 5.0) 
                     pass
             print(f"# waiting for a quiet host (busy: {names})", flush=True)
             said = True
-
-
-def bt_wait(predicate: Any, timeout: float, step: float = 0.5) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def _real_line(r: dict[str, Any]) -> str:

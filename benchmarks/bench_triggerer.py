@@ -71,7 +71,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, conn_json, machine, percentile, save, sim_get, sim_post, simulator
+from _common import API_KEY, conn_json, machine, percentile, py_spy, save, sim_get, sim_post, simulator
 
 DESIGNS = ("provider-adaptive", "provider-fixed", "new-client", "to-thread", "floor", "floor-naive")
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -584,23 +584,7 @@ def _run_child(
             _pin(child_process.pid, trigger_cpu)
             spy = None
             if args.profile:
-                # Sampled from outside (py-spy, 100 Hz, "raw" collapsed stacks), so the loop runs unprofiled.
-                spy = subprocess.Popen(
-                    [
-                        str(Path(sys.executable).with_name("py-spy")),
-                        "record",
-                        "--rate",
-                        "100",
-                        "--format",
-                        "raw",
-                        "--output",
-                        f"{args.profile}_{design}_{n}_{load}.txt",
-                        "--pid",
-                        str(child_process.pid),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                spy = py_spy(child_process.pid, f"{args.profile}_{design}_{n}_{load}.txt")
             child_cpu = [0.0]
 
             def note_child_cpu() -> None:
