@@ -268,28 +268,23 @@ def wait(
 
     :return: the final event (synchronous waits only).
     """
+    # What the wait is, the same whether the trigger or this worker runs it.
+    same: dict[str, Any] = {
+        "deadline": deadline,
+        "plan": plan,
+        "visible_by": visible_by,
+        "owned": owned,
+        "max_poll_failures": task.max_poll_failures,
+        "cancel_on_timeout": task.cancel_on_timeout,
+    }
     if task.deferrable:
         task.defer(
             **deferral(
                 runway_task_id=task_id,
                 runway_conn_id=task.runway_conn_id,
-                deadline=deadline,
-                plan=plan,
-                visible_by=visible_by,
-                owned=owned,
                 durable=durable,
-                max_poll_failures=task.max_poll_failures,
                 cancel_on_kill=task.cancel_on_kill,
-                cancel_on_timeout=task.cancel_on_timeout,
+                **same,
             )
         )
-    return task.hook.wait_for_task(
-        task_id,
-        deadline=deadline,
-        plan=plan,
-        first=first,
-        visible_by=visible_by,
-        owned=owned,
-        max_poll_failures=task.max_poll_failures,
-        cancel_on_timeout=task.cancel_on_timeout,
-    )
+    return task.hook.wait_for_task(task_id, first=first, **same)
