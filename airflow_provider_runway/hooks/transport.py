@@ -187,10 +187,9 @@ async def adrive_watch(steps: Any, task_id: str, hook: TaskApi, *, log: Any) -> 
             elif isinstance(action, polling.Sleep):
                 # asyncio.sleep would add a coroutine and a copied context to each sleeping trigger: a bare
                 # timer on a future holds neither, and nothing of this step is kept while it sleeps.
-                waker = asyncio.get_running_loop().create_future()
-                timer = asyncio.get_running_loop().call_later(
-                    action.seconds, _wake, waker, context=_timer_context()
-                )
+                loop = asyncio.get_running_loop()
+                waker = loop.create_future()
+                timer = loop.call_later(action.seconds, _wake, waker, context=_timer_context())
                 action = None
                 try:
                     await waker
