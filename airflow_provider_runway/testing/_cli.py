@@ -51,6 +51,11 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int)
     parser.add_argument("--output-ttl-seconds", "--output-ttl", type=float)
     parser.add_argument("--output-size", type=int, help="bytes of each MP4 output (padded, streamed)")
+    parser.add_argument(
+        "--outputs",
+        choices=("request", "sample"),
+        help="outputs that follow each request (default; needs PyAV), or the fixed samples",
+    )
     parser.add_argument("--update-interval", type=float)
     parser.add_argument("--task-not-exist-seconds", type=float)
     parser.add_argument("--envelope-fraction", type=float)

@@ -31,6 +31,9 @@ class SimConfig:
     :param daily_limit: generations per model per day before creates answer 429.
     :param model_durations: per-model ``{"pending_seconds", "running_seconds"}`` overrides.
     :param upload_ttl_seconds: how long a ``runway://`` URI stays valid.
+    :param outputs: ``"request"``: each output follows its request (size, length, file type, drawn from its
+        input image or clip), rendered on first download with PyAV; ``"sample"``: every output is the
+        shipped sample of its kind (a 1.5 s 160x96 MP4, a PNG, a WAV), as without PyAV.
     """
 
     pending_seconds: float = 0.0
@@ -51,6 +54,7 @@ class SimConfig:
     daily_limit: int = 10_000
     model_durations: dict[str, dict[str, float]] = field(default_factory=dict)
     upload_ttl_seconds: float = 86_400.0
+    outputs: str = "request"
 
     @classmethod
     def names(cls) -> list[str]:
@@ -88,5 +92,7 @@ class SimConfig:
             raise ValueError("envelope_inner_id must be 'upstream' or 'same'")
         if self.cancelled_get not in ("CANCELLED", "404"):
             raise ValueError("cancelled_get must be 'CANCELLED' or '404'")
+        if self.outputs not in ("request", "sample"):
+            raise ValueError("outputs must be 'request' or 'sample'")
         if not isinstance(self.model_durations, dict):
             raise ValueError("model_durations must be an object")

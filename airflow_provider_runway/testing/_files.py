@@ -2,7 +2,8 @@
 
 An output URL is ``/_files/{task_id}/{index}.{ext}?Expires=...&Signature=...``; a fresh GET of a succeeded task
 signs fresh URLs. Refusals are a storage bucket's (``NoSuchKey``, ``SignatureDoesNotMatch``, ``AccessDenied``).
-MP4 outputs are padded to ``output_size`` and streamed in constant memory.
+The bytes come from :mod:`~airflow_provider_runway.testing._outputs`; MP4 outputs are padded to
+``output_size`` and streamed in constant memory.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from airflow_provider_runway.testing._http import Response
 from airflow_provider_runway.testing._tasks import Task
 
 #: Content type of each output extension.
-OUTPUT_TYPES = {"mp4": "video/mp4", "png": "image/png", "wav": "audio/wav"}
+OUTPUT_TYPES = {
+    "mp4": "video/mp4",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "webp": "image/webp",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+}
 
 
 class Signer:
@@ -36,12 +45,15 @@ class Signer:
         return self.sign(f"{name}:{expires}")
 
 
-def output_urls(task: Task, root: str, *, now: float, ttl: float, signer: Signer) -> list[str]:
-    """Fresh signed output URLs for a succeeded task, valid for ``ttl`` seconds."""
+def output_urls(
+    task: Task, root: str, *, now: float, ttl: float, signer: Signer, ext: str | None = None
+) -> list[str]:
+    """Fresh signed output URLs for a succeeded task, valid for ``ttl`` seconds (``ext``: the outputs'
+    extension, by default the endpoint's)."""
     expires = math.ceil(now + ttl)
     urls = []
     for index in range(task.output_count):
-        name = f"{task.id}/{index}.{task.output_ext}"
+        name = f"{task.id}/{index}.{ext or task.output_ext}"
         urls.append(
             f"{root}/_files/{name}?Expires={expires}&Signature={signer.file_signature(name, expires)}"
         )
@@ -49,13 +61,20 @@ def output_urls(task: Task, root: str, *, now: float, ttl: float, signer: Signer
 
 
 def check_file(
-    task: Task | None, name: str, query: dict[str, str], *, succeeded: bool, now: float, signer: Signer
+    task: Task | None,
+    name: str,
+    query: dict[str, str],
+    *,
+    succeeded: bool,
+    now: float,
+    signer: Signer,
+    ext: str | None = None,
 ) -> str:
     """The content type of a requested output file, or :class:`SimError` (404 no such file or not
-    succeeded, 403 bad signature or expired)."""
+    succeeded, 403 bad signature or expired); ``ext`` as for :func:`output_urls`."""
     _, _, filename = name.partition("/")
-    index_text, _, ext = filename.partition(".")
-    ok_name = task is not None and index_text.isdigit() and ext == task.output_ext
+    index_text, _, asked = filename.partition(".")
+    ok_name = task is not None and index_text.isdigit() and asked == (ext or task.output_ext)
     if task is None or task.deleted or not ok_name or int(index_text) >= task.output_count or not succeeded:
         raise SimError(404, "NoSuchKey", code="NoSuchKey")
     expires_text = query.get("Expires", "")
@@ -67,16 +86,19 @@ def check_file(
         raise SimError(403, "SignatureDoesNotMatch", code="SignatureDoesNotMatch")
     if int(expires_text) < now:
         raise SimError(403, "Request has expired", code="AccessDenied")
-    return OUTPUT_TYPES[ext]
+    return OUTPUT_TYPES[asked]
 
 
-def file_size(content_type: str, output_size: int | None) -> int:
-    """Bytes of an output file."""
-    if content_type == "image/png":
-        return len(_media.sample_png())
-    if content_type == "audio/wav":
-        return len(_media.sample_wav())
-    return _media.mp4_size(output_size)
+def file_index(name: str) -> int:
+    """The output index in a checked file name (``{task_id}/{index}.{ext}``)."""
+    return int(name.partition("/")[2].partition(".")[0])
+
+
+def file_size(content_type: str, output_size: int | None, data: bytes) -> int:
+    """Bytes of an output file whose content is ``data`` (an MP4 padded to ``output_size``)."""
+    if content_type != "video/mp4":
+        return len(data)
+    return _media.mp4_size(output_size, data)
 
 
 def file_response(
@@ -87,13 +109,12 @@ def file_response(
     start: int,
     end: int,
     output_size: int | None,
+    data: bytes,
 ) -> Response:
-    """Bytes ``[start, end)`` of an output file (MP4s streamed)."""
-    if content_type == "image/png":
-        return Response(status, _media.sample_png()[start:end], content_type, headers)
-    if content_type == "audio/wav":
-        return Response(status, _media.sample_wav()[start:end], content_type, headers)
-    stream = _media.iter_mp4(output_size, start, end)
+    """Bytes ``[start, end)`` of an output file whose content is ``data`` (MP4s padded and streamed)."""
+    if content_type != "video/mp4":
+        return Response(status, data[start:end], content_type, headers)
+    stream = _media.iter_mp4(output_size, start, end, data)
     return Response(status, b"", content_type, headers, stream=stream, length=end - start)
 
 

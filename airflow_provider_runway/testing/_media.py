@@ -1,8 +1,10 @@
 """Output media for the simulator: a tiny real H.264 MP4, a real PNG, a real WAV, and MP4s padded to any size.
 
-``assets/sample.mp4`` is 1.5 s of 160x96 H.264 at 24 fps (under 4 KB, ``moov`` first). A large output is that
-file followed by one ``free`` box (ISO/IEC 14496-12 lets readers skip it), so it stays a valid MP4 of exactly
-the requested size while being streamed in constant memory.
+``assets/sample.mp4`` is 1.5 s of 160x96 H.264 at 24 fps (under 4 KB, ``moov`` first): what every video
+output is without PyAV (see :mod:`~airflow_provider_runway.testing._outputs`). A large output is an MP4 (the
+sample, or the output rendered for the request) followed by one ``free`` box (ISO/IEC 14496-12 lets
+readers skip it), so it stays a valid MP4 of exactly the requested size while being streamed in constant
+memory.
 """
 
 from __future__ import annotations
@@ -68,11 +70,12 @@ def make_png(width: int = 64, height: int = 36) -> bytes:
     )
 
 
-def mp4_size(target: int | None) -> int:
-    """Size in bytes of the MP4 served for a requested ``target`` size (``None`` or too small: the sample)."""
-    base = len(sample_mp4())
-    if target is None or target < base + 8:
-        return base
+def mp4_size(target: int | None, base: bytes | None = None) -> int:
+    """Size in bytes of the MP4 served for a requested ``target`` size (``None`` or too small: ``base``
+    itself, by default the sample)."""
+    length = len(sample_mp4() if base is None else base)
+    if target is None or target < length + 8:
+        return length
     return target
 
 
@@ -83,10 +86,13 @@ def free_box_header(padding_total: int) -> bytes:
     return struct.pack(">I4sQ", 1, b"free", padding_total)
 
 
-def iter_mp4(target: int | None, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """Yield the bytes ``[start, end)`` of the MP4 of size :func:`mp4_size` (``target``), in chunks of 1 MB."""
-    base = sample_mp4()
-    total = mp4_size(target)
+def iter_mp4(
+    target: int | None, start: int = 0, end: int | None = None, base: bytes | None = None
+) -> Iterator[bytes]:
+    """Yield the bytes ``[start, end)`` of ``base`` (by default the sample) padded to :func:`mp4_size`
+    (``target``), in chunks of 1 MB."""
+    base = sample_mp4() if base is None else base
+    total = mp4_size(target, base)
     end = total if end is None else min(end, total)
     head = base
     if total > len(base):

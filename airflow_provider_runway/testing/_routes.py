@@ -22,7 +22,7 @@ from airflow_provider_runway.testing._faults import (
     replacing_response,
     slow_down,
 )
-from airflow_provider_runway.testing._files import file_response, parse_range
+from airflow_provider_runway.testing._files import file_response, file_size, parse_range
 from airflow_provider_runway.testing._http import (
     HttpServer,
     Request,
@@ -86,7 +86,7 @@ class SimServer(HttpServer):
         if response is None:
             create_faults = [f for f in faults if f.kind not in REPLACING_KINDS]
             if group == "files":
-                response = self._file(request)
+                response = await self._file(request)
             else:
                 response = self._api(request, path[len(self.prefix) :], create_faults)
             slow_down(response, faults)
@@ -199,14 +199,18 @@ class SimServer(HttpServer):
         return f"http://{host}" if host else self.root_url
 
     # ------------------------------------------------------------------------------------- files
-    def _file(self, request: Request) -> Response:
+    async def _file(self, request: Request) -> Response:
         name = request.path[len("/_files/") :]
         if request.method not in ("GET", "HEAD"):
             return Response(405, b"", content_type=None, headers=[("Allow", "GET, HEAD")])
         try:
-            task, content_type, size = self.state.open_file(name, request.query, request.method)
+            task, content_type = self.state.open_file(name, request.query, request.method)
         except SimError as exc:
             return storage_error(exc)
+        # A first download renders the output (a fraction of a second): off the loop, which keeps serving.
+        data = await asyncio.to_thread(self.state.file_bytes, task, name)
+        output_size = self.state.config.output_size
+        size = file_size(content_type, output_size, data)
         start, end, status = 0, size, 200
         headers = [("Accept-Ranges", "bytes"), ("ETag", f'"{task.id}-{size}"')]
         byte_range = parse_range(request.headers.get("range"), size)
@@ -220,7 +224,7 @@ class SimServer(HttpServer):
             task.id, name, status, end - start if request.method == "GET" else 0, request.method
         )
         return file_response(
-            status, content_type, headers, start=start, end=end, output_size=self.state.config.output_size
+            status, content_type, headers, start=start, end=end, output_size=output_size, data=data
         )
 
     async def _upload_post(self, request: Request, reader: asyncio.StreamReader) -> Response:

@@ -15,6 +15,7 @@ server thread answers requests. The rooms behind it, one concern each, neither l
 ``_validation.py``        create bodies, upload requests and task ids against the contract
 ``_uploads.py``           presigned uploads and ``runway://`` URIs
 ``_files.py``             signed output URLs and their bytes
+``_outputs.py``           what each output holds (rendered for its request, cached), or the samples
 ``_shapes.py``            each flavor's wire shapes (tasks, envelope, errors)
 ========================  =========================================================================
 """
@@ -61,7 +62,8 @@ from airflow_provider_runway.testing._faults import (
     FaultBook,
     task_shape,
 )
-from airflow_provider_runway.testing._files import Signer, check_file, file_size, output_urls
+from airflow_provider_runway.testing._files import Signer, check_file, file_index, output_urls
+from airflow_provider_runway.testing._outputs import OutputCache, output_bytes, output_ext
 from airflow_provider_runway.testing._shapes import created_body as _created_body
 from airflow_provider_runway.testing._shapes import envelope_body, iso, task_body
 from airflow_provider_runway.testing._tasks import ACTIVE, QUEUED, TERMINAL, Task, TaskStore
@@ -133,6 +135,8 @@ class SimState:
         self._seed = seed
         self._signer = Signer(seed)
         self.clock = time.time
+        #: Rendered outputs, by request: kept across resets (the same request renders the same bytes).
+        self.outputs = OutputCache()
         self._reset_locked(seed)
 
     # ----------------------------------------------------------------------------------------- admin
@@ -352,27 +356,49 @@ class SimState:
         """HMAC signature used in output URLs and upload policies."""
         return self._signer.sign(message)
 
+    def output_ext(self, task: Task) -> str:
+        """The extension of a task's outputs: what its request asks for, or the sample's."""
+        return output_ext(task.endpoint, task.body, self.config.outputs)
+
     def output_urls(self, task: Task, root: str) -> list[str]:
         """Fresh signed output URLs for a succeeded task."""
         return output_urls(
-            task, root, now=self.clock(), ttl=self.config.output_ttl_seconds, signer=self._signer
+            task,
+            root,
+            now=self.clock(),
+            ttl=self.config.output_ttl_seconds,
+            signer=self._signer,
+            ext=self.output_ext(task),
         )
 
-    def open_file(self, name: str, query: dict[str, str], method: str) -> tuple[Task, str, int]:
-        """Check a file request; returns ``(task, content_type, size)`` or raises :class:`SimError`."""
+    def open_file(self, name: str, query: dict[str, str], method: str) -> tuple[Task, str]:
+        """Check a file request; returns ``(task, content_type)`` or raises :class:`SimError`."""
         with self.lock:
             task_id = name.partition("/")[0]
             task = self.tasks.get(task_id)
             succeeded = task is not None and self.status_of(task)[0] == "SUCCEEDED"
             try:
                 content_type = check_file(
-                    task, name, query, succeeded=succeeded, now=self.clock(), signer=self._signer
+                    task,
+                    name,
+                    query,
+                    succeeded=succeeded,
+                    now=self.clock(),
+                    signer=self._signer,
+                    ext=self.output_ext(task) if task is not None else None,
                 )
             except SimError as exc:
                 self.ledger.download(task_id, name, exc.status, 0, method)
                 raise
             assert task is not None
-            return task, content_type, file_size(content_type, self.config.output_size)
+            return task, content_type
+
+    def file_bytes(self, task: Task, name: str) -> bytes:
+        """The content of a checked output file (see :meth:`open_file`): rendered for its request on first
+        download and cached, without the state lock; call it off the server's loop, it may take a second."""
+        with self.lock:
+            mode = self.config.outputs
+        return output_bytes(self.outputs, task.endpoint, task.body, file_index(name), mode)
 
     def record_download(self, task_id: str, name: str, status: int, size: int, method: str) -> None:
         """Account one served (or refused) output download."""

@@ -416,20 +416,29 @@ def test_free_box_uses_64_bit_size_beyond_4_gib():
     assert b"".join(chunks) == bytes(10)
 
 
-def test_text_to_image_output_is_a_png(direct):
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, pos = [], 8
+    while pos < len(data):
+        (size,) = struct.unpack(">I", data[pos : pos + 4])
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + size]))
+        pos += 12 + size
+    return chunks
+
+
+def test_text_to_image_output_is_a_png_of_the_requested_size(direct):
     task_id = direct.post(
-        "/v1/text_to_image", json={"model": "gen4_image", "promptText": "cat", "ratio": "1024:1024"}
+        "/v1/text_to_image", json={"model": "gen4_image", "promptText": "cat", "ratio": "1360:768"}
     ).json()["id"]
     url = direct.get(f"/v1/tasks/{task_id}").json()["output"][0]
     response = httpx.get(url)
     assert response.headers["content-type"] == "image/png"
     data = response.content
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height, depth, color = struct.unpack(">IIBB", data[16:26])
-    idat_len = struct.unpack(">I", data[33:37])[0]
-    assert data[37:41] == b"IDAT"
-    raw = zlib.decompress(data[41 : 41 + idat_len])
-    assert (depth, color) == (8, 2)
+    chunks = _png_chunks(data)
+    assert chunks[0][0] == b"IHDR" and chunks[-1][0] == b"IEND"
+    width, height, depth, color = struct.unpack(">IIBB", chunks[0][1][:10])
+    raw = zlib.decompress(b"".join(body for tag, body in chunks if tag == b"IDAT"))
+    assert (width, height, depth, color) == (1360, 768, 8, 2)
     assert len(raw) == height * (1 + 3 * width)
 
 
