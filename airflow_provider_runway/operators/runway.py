@@ -20,6 +20,7 @@ from airflow_provider_runway.exceptions import RunwayError, RunwayValidationErro
 # The names this module has always had (re-exported: they live where they are used).
 from airflow_provider_runway.links.runway import XCOM_TASK_URL as XCOM_TASK_URL
 from airflow_provider_runway.links.runway import RunwayTaskLink as RunwayTaskLink
+from airflow_provider_runway.links.runway import expect_task_link, push_task_link
 from airflow_provider_runway.operators.base import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from airflow_provider_runway.operators.base import DEFER_TIMEOUT_MARGIN as DEFER_TIMEOUT_MARGIN
 from airflow_provider_runway.operators.base import ESTIMATED_CREDITS_KEY as ESTIMATED_CREDITS_KEY
@@ -187,9 +188,11 @@ class RunwayDownloadOperator(BaseOperator):
         from airflow_provider_runway.core import outcome
         from airflow_provider_runway.core.urls import task_path
 
+        expect_task_link(self)
         task_path(self.runway_task_id)
         media.ensure_output_path(self.output_path, self.output_conn_id)
         task = self.hook.get_task(self.runway_task_id)
+        push_task_link(context["ti"], self.hook.settings.task_link(task.id), self)
         if not task.terminal:
             raise RunwayError(
                 f"Runway task {task.id} has not finished yet ({task.describe()}); wait for it first"
