@@ -5,7 +5,7 @@ Pure and stdlib only (no rendering library): :mod:`~airflow_provider_runway.test
 
 The rules, the same for every endpoint of a kind (the spec's per-model tables are the validator's business):
 
-* ``ratio`` ``"1280:720"`` (pixels) is the size itself, made even for yuv420p; ``"16:9"`` (an aspect) is that
+* ``ratio`` ``"1280:720"`` (pixels) is the size itself (an odd side rounded up, for yuv420p); ``"16:9"`` (an aspect) is that
   shape at 720 px on the short side for videos, 1024 px for images; ``"adaptive"``, ``"auto"`` or none
   follow the input (a video's own size, an image's shape), else 1280x720 (videos) or 1024x1024 (images).
 * ``duration`` (a number, or a numeric string) is the length; without one, an endpoint that transforms a
@@ -203,7 +203,7 @@ def plan_for(endpoint: str, body: Any, index: int = 0) -> Plan:
 
 
 def _even(value: float) -> int:
-    return max(2, round(value / 2) * 2)
+    return max(2, 2 * math.ceil(round(value, 6) / 2))
 
 
 def frame_size(plan: Plan, source: tuple[int, int] | None) -> tuple[int, int]:
