@@ -4,9 +4,12 @@
 2. the Runway simulator on a free loopback port, in its own process (always stopped afterwards);
 3. ``airflow dags test runway_image_to_video_pipeline`` with deferrable operators, so the generations
    wait in the (inline) triggerer as they would in production;
-4. prints where the videos and the summary page are, and how long it took.
+4. prints where the videos are, how long it took, and last where to open the summary page (a ``file://``
+   URL): each clip, rendered by the simulator at the size and length the DAG asked for, beside its source
+   image.
 
-With ``RUNWAY_API_KEY`` set (and optionally ``RUNWAY_BASE_URL``, default the CometAPI gateway) it runs
+``RUNWAY_DEMO_HOME`` and ``RUNWAY_DEMO_OUTPUT`` move the Airflow home and the outputs elsewhere (the demo's
+test runs it in a temporary folder). With ``RUNWAY_API_KEY`` set (and optionally ``RUNWAY_BASE_URL``, default the CometAPI gateway) it runs
 against the real service instead, spending real credits.
 """
 
@@ -72,10 +75,10 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 def main() -> int:
     started = time.monotonic()
-    home = ROOT / "airflow_home"
-    output = ROOT / "demo_output"
+    home = Path(os.environ.get("RUNWAY_DEMO_HOME", ROOT / "airflow_home"))
+    output = Path(os.environ.get("RUNWAY_DEMO_OUTPUT", ROOT / "demo_output"))
     shutil.rmtree(output, ignore_errors=True)
-    home.mkdir(exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -126,10 +129,18 @@ def main() -> int:
         return 1
     log(f"{len(videos)} video(s):")
     for path in videos:
-        log(f"  {path.relative_to(ROOT)}  ({path.stat().st_size} bytes)")
-    log(f"Summary page: {summary}  (open it in a browser)")
+        log(f"  {_shown(path)}  ({path.stat().st_size} bytes)")
     log(f"Done in {time.monotonic() - started:.1f} s")
+    log(f"Open the summary page (each clip beside its source image): {summary.resolve().as_uri()}")
     return 0
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository when it is inside it."""
+    try:
+        return path.relative_to(ROOT)
+    except ValueError:
+        return path
 
 
 if __name__ == "__main__":
