@@ -14,7 +14,7 @@
 ``organization``   the organization endpoint: credit balance, "no such endpoint here"
 =================  ===========================================================================
 
-The hook's sync half (requests) and async half (httpx) both drive :func:`exchange.exchange`; the wait loop
+The hook's sync half (requests) and async half (aiohttp) both drive :func:`exchange.exchange`; the wait loop
 (:mod:`airflow_provider_runway.polling`) is driven the same way by the trigger, the operator's synchronous
 wait and the sensor. Nothing here opens a socket, reads a file or imports Airflow's heavy modules.
 """

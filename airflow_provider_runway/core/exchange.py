@@ -1,7 +1,7 @@
 """The request exchange, sans I/O: what to send, how long to wait between attempts, what the answer means.
 
 :func:`exchange` is a generator that yields :class:`Send` and :class:`Wait` and receives what each send
-produced; the hook's sync half (requests) and async half (httpx) are thin drivers of it, so they cannot
+produced; the hook's sync half (requests) and async half (aiohttp) are thin drivers of it, so they cannot
 drift apart. :func:`attempts` is its retry loop, which the hook's downloads drive too. Whether an attempt
 is repeated is :func:`decide_retry`'s to say; whether a create may have been billed,
 :func:`may_have_reached_server`'s; which exception ends a call, :func:`error_for`'s.

@@ -1,29 +1,29 @@
-"""What the async half of the hook shares per event loop: the HTTP clients, in lanes, and the looked-up
+"""What the async half of the hook shares per event loop: the HTTP sessions, in lanes, and the looked-up
 connection settings.
 
 A triggerer runs thousands of triggers in one loop. Each trigger builds its own hook, but they all send
 through the loop's lanes and read one cached copy of each connection.
 
 **Lanes.** Requests go out through lanes of :data:`LANE_WIDTH` requests in flight each. Every lane is an
-``httpx.AsyncClient`` whose pool holds at most that many connections. A request takes the first lane with
-a free slot. Once every lane is full it waits in a FIFO queue, which wakes exactly one waiter per finished
-request. While the oldest waiter has waited :data:`OPEN_AFTER`, one more lane opens every
+``aiohttp.ClientSession`` whose connector holds at most that many connections. A request takes the first
+lane with a free slot. Once every lane is full it waits in a FIFO queue, which wakes exactly one waiter per
+finished request. While the oldest waiter has waited :data:`OPEN_AFTER`, one more lane opens every
 :data:`OPEN_AFTER`, up to :data:`MAX_LANES`.
 
-Why lanes: each time a request starts or ends, httpcore walks every connection of its pool and checks
-each one (``has_expired``: a socket poll and a dict of stream attributes). It also walks every queued
-request against every connection. That makes the cost per request grow with the pool's size.
+Why lanes: a fast endpoint is best served by a few warm connections, a slow one needs many requests in
+flight (one pool of 16 capped a loop at 16 / latency polls per second: 160/s against an endpoint that
+answers in 100 ms, below what 5,000 triggers need), and requests queued in front of the pool cost nothing
+while they wait. (With httpx, the async half's library until 2026-12, narrow lanes also kept httpcore's
+walk over its pool short: each request start and end checked every connection of the pool, ~30 % of a
+triggerer's CPU at N = 5,000 with one pool of 16; ``benchmarks/bench_triggerer.py``.)
 
-- With no limit in front of the pool, 1,000 triggers polling at once stalled for minutes and hit pool
-  timeouts.
-- With one pool of 16, that walk was still ~30 % of a triggerer's CPU at N = 5,000
-  (``benchmarks/bench_triggerer.py``).
-- One pool of 16 also capped a loop at 16 / latency polls per second: 160/s against an endpoint that
-  answers in 100 ms, below what 5,000 triggers need.
+Requests fill the first lanes first, and lanes open only when waits last, so a fast endpoint is served by
+a lane or two whose connections stay warm, while a slow one gets as many requests in flight as it needs.
 
-Narrow lanes keep the walk short whatever the total. Requests fill the first lanes first, and lanes open
-only when waits last, so a fast endpoint is served by a lane or two whose connections stay warm, while a
-slow one gets as many requests in flight as it needs.
+**Why aiohttp.** A poll costs about a seventh of httpx's CPU with it (140 µs against 950 µs a GET on
+loopback, side by side; its HTTP parser is compiled), and a triggerer shares its core with the scheduler,
+the dag processor or other pods: the CPU a poll does not take is what keeps the loop on time when the
+core is busy (``bench_triggerer.py --loads quiet,loaded``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
 
     from airflow_provider_runway.core.settings import ConnectionSettings
 
@@ -58,39 +58,41 @@ _TLS: dict[bool | str, ssl.SSLContext | bool] = {}
 
 
 def tls_for(verify: bool | str) -> ssl.SSLContext | bool:
-    """One TLS context per setting, for every lane of every loop in the process. httpx builds a fresh one
-    per client otherwise, loading the CA bundle each time: ~21 ms of CPU in the loop and ~0.9 MB a client."""
+    """One TLS context per setting, for every lane of every loop in the process: loading the CA bundle takes
+    ~21 ms of CPU in the loop and ~0.9 MB a context. ``False``: no verification."""
     tls = _TLS.get(verify)
     if tls is None:
         if verify is False:
             tls = False
+        elif isinstance(verify, str):
+            tls = ssl.create_default_context(cafile=verify)  # a CA bundle path as the connection's extra
         else:
-            import httpx
+            # What the sync half's requests and Airflow's own clients trust: SSL_CERT_FILE or SSL_CERT_DIR
+            # from the environment, else certifi's bundle.
+            import os
 
-            # A CA bundle path as the connection's ``verify`` extra; True: httpx's own (certifi, or
-            # SSL_CERT_FILE / SSL_CERT_DIR from the environment).
-            tls = (
-                ssl.create_default_context(cafile=verify)
-                if isinstance(verify, str)
-                else httpx.create_ssl_context()
+            import certifi
+
+            cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+            tls = ssl.create_default_context(
+                cafile=cafile or (None if capath else certifi.where()), capath=None if cafile else capath
             )
         tls = _TLS.setdefault(verify, tls)
     return tls
 
 
-def new_client(verify: bool | str) -> httpx.AsyncClient:
-    """One lane's client: a pool of :data:`LANE_WIDTH` connections, no redirects, proxies from the env."""
-    import httpx
+def new_client(verify: bool | str) -> aiohttp.ClientSession:
+    """One lane's session: a connector of :data:`LANE_WIDTH` connections kept :data:`KEEPALIVE_EXPIRY`,
+    no cookies kept between requests (every trigger sends the same stateless calls), proxies from the
+    environment (:func:`~.transport.proxy_for`, per request)."""
+    import aiohttp
 
-    return httpx.AsyncClient(
-        verify=tls_for(verify),
-        limits=httpx.Limits(
-            max_connections=LANE_WIDTH,
-            max_keepalive_connections=LANE_WIDTH,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=LANE_WIDTH, limit_per_host=0, keepalive_timeout=KEEPALIVE_EXPIRY, ssl=tls_for(verify)
         ),
-        follow_redirects=False,
-        trust_env=True,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
     )
 
 
@@ -111,7 +113,7 @@ class Lanes:
         self.width = width or LANE_WIDTH
         self.most = most or MAX_LANES
         self.open_after = OPEN_AFTER if open_after is None else open_after
-        self.clients: list[httpx.AsyncClient] = []
+        self.clients: list[aiohttp.ClientSession] = []
         self.busy: list[int] = []
         self._waiters: deque[tuple[asyncio.Future[int], float]] = deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -124,10 +126,10 @@ class Lanes:
     def waiting(self) -> int:
         return sum(1 for waiter, _ in self._waiters if not waiter.done())
 
-    def client(self, lane: int) -> httpx.AsyncClient:
-        """The lane's client (a new one if it was closed)."""
+    def client(self, lane: int) -> aiohttp.ClientSession:
+        """The lane's session (a new one if it was closed)."""
         client = self.clients[lane]
-        if client.is_closed:
+        if client.closed:
             client = self.clients[lane] = new_client(self.verify)
         return client
 
@@ -203,7 +205,7 @@ class Lanes:
             self._timer.cancel()
             self._timer = None
         for client in self.clients:
-            await client.aclose()
+            await client.close()
 
 
 _LANES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Lanes]] = weakref.WeakKeyDictionary()
@@ -226,8 +228,8 @@ def lanes_in_loop() -> dict[Any, Lanes]:
     return dict(_LANES.get(asyncio.get_running_loop(), {}))
 
 
-def shared_async_client(verify: bool | str = True) -> httpx.AsyncClient:
-    """The loop's first lane's client for this TLS setting, made if needed."""
+def shared_async_client(verify: bool | str = True) -> aiohttp.ClientSession:
+    """The loop's first lane's session for this TLS setting, made if needed."""
     lanes = lanes_for(verify)
     if not lanes.clients:
         lanes.clients.append(new_client(verify))
@@ -236,7 +238,7 @@ def shared_async_client(verify: bool | str = True) -> httpx.AsyncClient:
 
 
 async def aclose_shared_clients() -> None:
-    """Close the running loop's clients (tests and benchmarks; a triggerer never needs it)."""
+    """Close the running loop's sessions (tests and benchmarks; a triggerer never needs it)."""
     for lanes in _LANES.pop(asyncio.get_running_loop(), {}).values():
         await lanes.aclose()
 

@@ -1,4 +1,4 @@
-"""RunwayHook: the Runway connection, with a sync half (requests) and an async half (httpx).
+"""RunwayHook: the Runway connection, with a sync half (requests) and an async half (aiohttp).
 
 Both halves are thin: they turn :class:`~airflow_provider_runway.core.exchange.Send` actions into HTTP
 requests and feed what came back into :func:`~airflow_provider_runway.core.exchange.exchange`, which makes
@@ -51,7 +51,7 @@ from airflow_provider_runway.hooks.transport import (
     adrive_watch,
     drive,
     drive_watch,
-    httpx_failure,
+    send_with_aiohttp,
     send_with_requests,
 )
 from airflow_provider_runway.hooks.transport import requests_failure as requests_failure
@@ -219,33 +219,12 @@ class RunwayHook(BaseHook):
         return send_with_requests(self.session, action.request)[0]
 
     async def _asend(self, action: Send) -> HttpResponse | TransportFailure:
-        import httpx
-
-        req: PreparedRequest = action.request
-        lanes = pool.lanes_for(req.verify)
+        lanes = pool.lanes_for(action.request.verify)
         lane = await lanes.acquire()
         try:
-            response = await lanes.client(lane).request(
-                req.method,
-                req.url,
-                headers=dict(req.headers),
-                content=req.content,
-                timeout=httpx.Timeout(req.read_timeout, connect=req.connect_timeout, pool=req.read_timeout),
-            )
-        except httpx.TransportError as exc:
-            return httpx_failure(exc)
+            return await send_with_aiohttp(lanes.client(lane), action.request)
         finally:
             lanes.release(lane)
-        reply = HttpResponse(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
-        )
-        # httpx leaves every response in a reference cycle (the response holds its stream, which holds the
-        # response, and with it the request, headers and httpcore's pool objects: ~39 objects a poll). Only
-        # the cyclic collector frees those, and thousands of triggers piled up enough of them between full
-        # collections to stall the triggerer's loop for 250 ms (benchmarks/bench_triggerer.py, N = 5,000).
-        # The body is read and the stream closed by now: dropping the stream lets reference counting free it.
-        response.stream = httpx.ByteStream(b"")
-        return reply
 
     # ----------------------------------------------------------------------------------------------------
     # Creating tasks

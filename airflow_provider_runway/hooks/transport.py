@@ -1,6 +1,7 @@
-"""The transport under both halves of the hook: each library's failures mapped to the core's three kinds,
-and the drivers of the core's generators: :func:`drive` runs an exchange synchronously (the async one is
-the hook's, beside its shared client), :func:`drive_watch` and :func:`adrive_watch` run the wait loop.
+"""The transport under both halves of the hook: one attempt with each library (requests for the sync half,
+aiohttp for the async one), each library's failures mapped to the core's three kinds, and the drivers of the
+core's generators: :func:`drive` runs an exchange synchronously (the async one is the hook's, beside its
+lanes), :func:`drive_watch` and :func:`adrive_watch` run the wait loop.
 """
 
 from __future__ import annotations
@@ -8,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Generator
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from airflow_provider_runway import polling
@@ -23,6 +27,7 @@ from airflow_provider_runway.core.exchange import (
 from airflow_provider_runway.exceptions import RunwayError
 
 if TYPE_CHECKING:
+    import aiohttp
     import requests
 
     from airflow_provider_runway.core.task import RunwayTask
@@ -68,17 +73,71 @@ def requests_failure(exc: Exception) -> TransportFailure:
     return TransportFailure(TransportKind.BROKEN, describe(exc))
 
 
-def httpx_failure(exc: Exception) -> TransportFailure:
-    """Classify an httpx exception the same way as :func:`requests_failure`."""
-    import httpx
+def aiohttp_failure(exc: BaseException) -> TransportFailure:
+    """Classify an aiohttp failure the same way as :func:`requests_failure`."""
+    import aiohttp
 
+    # Before the request left: no connection (refused, DNS, TLS, the proxy's CONNECT refused), no time
+    # to make one, or a URL aiohttp would not send.
     if isinstance(
-        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+        exc,
+        (
+            aiohttp.ConnectionTimeoutError,
+            aiohttp.ClientConnectorError,
+            aiohttp.ClientHttpProxyError,
+            aiohttp.InvalidURL,
+            aiohttp.NonHttpUrlClientError,
+        ),
     ):
         return TransportFailure(TransportKind.NOT_SENT, describe(exc))
-    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+    # Sent, and no answer within the read timeout.
+    if isinstance(exc, asyncio.TimeoutError):
         return TransportFailure(TransportKind.TIMEOUT, describe(exc))
+    # Sent, and the connection broke or the answer was not HTTP: the server may have acted on it.
     return TransportFailure(TransportKind.BROKEN, describe(exc))
+
+
+@lru_cache(maxsize=64)
+def proxy_for(scheme: str, host: str) -> str | None:
+    """The proxy for an origin, from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``, as
+    requests and httpx read them. Read once per origin: aiohttp's own ``trust_env`` reads them on every
+    request, and looks for a ``.netrc`` in a thread too (which would also clash with the Bearer header)."""
+    proxies = urllib.request.getproxies_environment()
+    if not proxies or urllib.request.proxy_bypass_environment(host, proxies):
+        return None
+    return proxies.get(scheme) or proxies.get("all")
+
+
+@lru_cache(maxsize=16)
+def _timeout(connect: float, read: float) -> Any:
+    import aiohttp
+
+    # connect covers the TCP connect and the TLS handshake; sock_read the gap between bytes of the answer,
+    # like requests' and httpx's read timeout. No total: a slow answer that keeps coming is not cut.
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read)
+
+
+async def send_with_aiohttp(
+    session: aiohttp.ClientSession, request: PreparedRequest
+) -> HttpResponse | TransportFailure:
+    """One attempt with aiohttp; the answer as the core reads it."""
+    import aiohttp
+
+    parts = urllib.parse.urlsplit(request.url)
+    try:
+        async with session.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            data=request.content,
+            timeout=_timeout(request.connect_timeout, request.read_timeout),
+            proxy=proxy_for(parts.scheme, parts.hostname or ""),
+            allow_redirects=False,
+        ) as response:
+            body = await response.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return aiohttp_failure(exc)
+    return HttpResponse(response.status, {k.lower(): v for k, v in response.headers.items()}, body)
 
 
 def drive(

@@ -3,7 +3,8 @@
 Importing Airflow itself already brings httpx and SQLAlchemy, so "does not import httpx" means nothing here.
 What can break, and is checked: the core (all of it, through models.py) adds nothing but the standard library to what the error module
 (hence Airflow) already loaded; the hook module leaves requests/urllib3 unimported until a sync call needs
-them; and neither import opens a socket, reads a data file, starts a process or a thread.
+them, and aiohttp until an async one does; and neither import opens a socket, reads a data file, starts a
+process or a thread.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ PROBE = textwrap.dedent(
         "init_new": sorted(after_init - after_hook),
         "requests_after_init": "requests" in sys.modules,
         "urllib3_after_init": "urllib3" in sys.modules,
+        "aiohttp_after_init": "aiohttp" in sys.modules,
         "events": list(events),  # a copy: importing requests later probes IPv6 with a socket
         "threads_started": threading.active_count() - threads,
         "stdlib": sorted(sys.stdlib_module_names),
@@ -80,6 +82,7 @@ def test_models_adds_only_stdlib_and_itself(probe):
 def test_hook_module_does_not_import_requests_eagerly(probe):
     assert probe["requests_after_init"] is False
     assert probe["urllib3_after_init"] is False
+    assert probe["aiohttp_after_init"] is False  # a worker that never defers never loads the async half
     assert probe["requests_after_session"] is True  # the check above is not vacuous
 
 

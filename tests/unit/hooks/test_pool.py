@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
-import httpx
 import pytest
 
 from airflow_provider_runway.hooks import pool
 from airflow_provider_runway.hooks.pool import Lanes
 from airflow_provider_runway.hooks.runway import RunwayHook
+
+
+class FakeSession:
+    """A lane's session that never touches a socket: ``answer(method, url)`` is awaited for each request."""
+
+    def __init__(self, answer: Any = None) -> None:
+        self.answer = answer
+        self.closed = False
+
+    def request(self, method: str, url: str, **_: Any) -> Any:
+        session = self
+
+        class Answer:
+            async def __aenter__(self) -> Any:
+                status, payload = await session.answer(method, url)
+                response = type("Response", (), {"status": status, "headers": {}})()
+
+                async def read() -> bytes:
+                    return json.dumps(payload).encode()
+
+                response.read = read
+                return response
+
+            async def __aexit__(self, *exc: Any) -> None:
+                return None
+
+        return Answer()
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 @pytest.fixture
@@ -19,7 +49,7 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     clients: list[Any] = []
 
     def fake_client(verify: bool | str) -> Any:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+        client = FakeSession()
         clients.append(client)
         return client
 
@@ -126,18 +156,14 @@ def test_many_slow_polls_are_in_flight_at_once_through_the_hook(monkeypatch, run
     state = {"now": 0, "peak": 0}
     release = asyncio.Event()
 
-    async def slow(request: httpx.Request) -> httpx.Response:
+    async def slow(method: str, url: str) -> tuple[int, Any]:
         state["now"] += 1
         state["peak"] = max(state["peak"], state["now"])
         await release.wait()
         state["now"] -= 1
-        return httpx.Response(
-            200, json={"id": task_id, "status": "RUNNING", "createdAt": "2024-06-01T10:00:00Z"}
-        )
+        return 200, {"id": task_id, "status": "RUNNING", "createdAt": "2024-06-01T10:00:00Z"}
 
-    monkeypatch.setattr(
-        pool, "new_client", lambda verify: httpx.AsyncClient(transport=httpx.MockTransport(slow))
-    )
+    monkeypatch.setattr(pool, "new_client", lambda verify: FakeSession(slow))
     monkeypatch.setattr(pool, "OPEN_AFTER", 0.01)  # a lane every 10 ms instead of every 250
 
     async def run() -> tuple[list[str], int]:
@@ -215,27 +241,29 @@ def test_a_closed_lane_client_is_replaced(made):
         lanes = Lanes(True)
         lane = await lanes.acquire()
         first = lanes.client(lane)
-        await first.aclose()
+        await first.close()
         second = lanes.client(lane)
         await lanes.aclose()
-        return first is not second and second.is_closed
+        return first is not second and second.closed
 
     assert asyncio.run(run())
 
 
 def test_every_lane_shares_one_tls_context_per_setting(monkeypatch):
-    """httpx builds a TLS context per client unless handed one: ~21 ms of CPU in the loop and ~0.9 MB each
-    time a lane opened, with the CA bundle loaded anew."""
+    """A TLS context per session would cost ~21 ms of CPU in the loop and ~0.9 MB each time a lane opened,
+    with the CA bundle loaded anew (httpx did that until the lanes were handed one)."""
+    import ssl
+
     import certifi
 
     built: list[Any] = []
-    real = httpx.create_ssl_context
+    real = ssl.create_default_context
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        built.append(args)
+        built.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(httpx, "create_ssl_context", counting)
+    monkeypatch.setattr(pool.ssl, "create_default_context", counting)
     monkeypatch.setattr(pool, "_TLS", {})
 
     async def run() -> list[Any]:
@@ -247,6 +275,6 @@ def test_every_lane_shares_one_tls_context_per_setting(monkeypatch):
         return [count, pool.tls_for(True), pool.tls_for(False), pool.tls_for(certifi.where())]
 
     count, default, off, bundle = asyncio.run(run())
-    assert count == 10 and len(built) == 1  # ten lanes, one context
+    assert count == 10 and len(built) == 2  # ten lanes, one context (and one for the CA bundle path)
     assert default is pool.tls_for(True) and off is False
     assert bundle is pool.tls_for(certifi.where()) and bundle is not default

@@ -1,8 +1,8 @@
-"""RunwayHook with the wire mocked on both halves: each scenario runs on requests and on httpx alike.
+"""RunwayHook with the wire mocked on both halves: each scenario runs on requests and on aiohttp alike.
 
 The sync half gets a custom requests transport adapter mounted on ``hook.session`` (so requests' real
-exception types reach the classifier); the async half gets an ``httpx.AsyncClient`` on a MockTransport in
-place of the shared pooled client.
+exception types reach the classifier); the async half gets a stand-in for its lanes' ``aiohttp.ClientSession``
+that raises aiohttp's real exception types (:class:`WireSession`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
+import multidict
 import pytest
 import requests
 import requests.adapters
 import structlog.testing
 import urllib3.exceptions
+import yarl
 from requests.structures import CaseInsensitiveDict
 
 from airflow_provider_runway import __version__
@@ -38,10 +40,10 @@ from airflow_provider_runway.exceptions import (
 )
 from airflow_provider_runway.hooks import pool
 from airflow_provider_runway.hooks import runway as runway_module
+from airflow_provider_runway.hooks.transport import aiohttp_failure, proxy_for
 from airflow_provider_runway.hooks.runway import (
     PROBE_TASK_ID,
     RunwayHook,
-    httpx_failure,
     requests_failure,
     shared_async_client,
 )
@@ -151,31 +153,55 @@ class WireAdapter(requests.adapters.BaseAdapter):
         pass
 
 
-def httpx_handler(wire: Wire):
-    def handler(request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {})
-        item = wire.take(
-            Sent(
-                request.method,
-                str(request.url),
-                {k.lower(): v for k, v in request.headers.items()},
-                request.content or None,
-                (timeout.get("connect"), timeout.get("read")),
-            )
-        )
-        if item == REFUSED:
-            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
-        if item == CONNECT_TIMEOUT:
-            raise httpx.ConnectTimeout("connect timed out", request=request)
-        if item == READ_TIMEOUT:
-            raise httpx.ReadTimeout("timed out", request=request)
-        if item == RESET:
-            raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request
-            )
-        return httpx.Response(item.status, headers=item.all_headers(), content=item.content())
+class WireSession:
+    """Stands in for a lane's ``aiohttp.ClientSession``: answers from ``wire`` and raises aiohttp's own
+    exceptions for the failures, so the hook's conversion (``send_with_aiohttp``) runs for real."""
 
-    return handler
+    closed = False
+
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+
+    def request(self, method: str, url: str, *, headers: Any, data: Any, timeout: Any, **_: Any) -> Any:
+        wire = self.wire
+
+        class Answer:
+            async def __aenter__(self) -> Any:
+                item = wire.take(
+                    Sent(
+                        method,
+                        url,
+                        {k.lower(): v for k, v in headers.items()},
+                        data or None,
+                        (timeout.sock_connect, timeout.sock_read),
+                    )
+                )
+                key = aiohttp.client_reqrep.ConnectionKey("api", 443, True, True, None, None, None)
+                if item == REFUSED:
+                    raise aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+                if item == CONNECT_TIMEOUT:
+                    raise aiohttp.ConnectionTimeoutError("Connection timeout to host")
+                if item == READ_TIMEOUT:
+                    raise aiohttp.SocketTimeoutError("Timeout on reading data from socket")
+                if item == RESET:
+                    raise aiohttp.ServerDisconnectedError()
+                response = type("Response", (), {})()
+                response.status = item.status
+                response.headers = item.all_headers()
+
+                async def read() -> bytes:
+                    return item.content()
+
+                response.read = read
+                return response
+
+            async def __aexit__(self, *exc: Any) -> None:
+                return None
+
+        return Answer()
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 class Half:
@@ -200,13 +226,9 @@ class Half:
             self.delays.append(seconds)
 
         async def run() -> Any:
-            client = httpx.AsyncClient(transport=httpx.MockTransport(httpx_handler(wire)))
-            self.monkeypatch.setattr(pool, "new_client", lambda verify=True: client)
+            self.monkeypatch.setattr(pool, "new_client", lambda verify=True: WireSession(wire))
             self.monkeypatch.setattr(runway_module.asyncio, "sleep", fake_sleep)
-            try:
-                return await getattr(hook, "a" + method)(*args, **kwargs)
-            finally:
-                await client.aclose()
+            return await getattr(hook, "a" + method)(*args, **kwargs)
 
         return asyncio.run(run())
 
@@ -700,21 +722,49 @@ def test_requests_failure_kinds():
     assert requests_failure(requests.exceptions.ChunkedEncodingError()).kind is TransportKind.BROKEN
 
 
-def test_httpx_failure_kinds():
-    assert httpx_failure(httpx.ConnectError("refused")).kind is TransportKind.NOT_SENT
-    assert httpx_failure(httpx.ConnectTimeout("t")).kind is TransportKind.NOT_SENT
-    assert httpx_failure(httpx.PoolTimeout("t")).kind is TransportKind.NOT_SENT
-    assert httpx_failure(httpx.ReadTimeout("t")).kind is TransportKind.TIMEOUT
-    assert httpx_failure(httpx.WriteTimeout("t")).kind is TransportKind.TIMEOUT
-    assert httpx_failure(httpx.RemoteProtocolError("gone")).kind is TransportKind.BROKEN
-    assert httpx_failure(httpx.ReadError("reset")).kind is TransportKind.BROKEN
+def test_aiohttp_failure_kinds():
+    key = aiohttp.client_reqrep.ConnectionKey("api", 443, True, True, None, None, None)
+    refused = aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))
+    url = yarl.URL("https://api.dev.runwayml.com/v1/tasks/x")
+    info = aiohttp.RequestInfo(url, "GET", multidict.CIMultiDictProxy(multidict.CIMultiDict()), url)
+    not_sent = [
+        refused,
+        aiohttp.ConnectionTimeoutError("connect"),
+        aiohttp.InvalidURL("nope://"),
+        aiohttp.ClientHttpProxyError(info, (), status=407),  # the proxy refused the CONNECT
+    ]
+    assert [aiohttp_failure(exc).kind for exc in not_sent] == [TransportKind.NOT_SENT] * 4
+    assert aiohttp_failure(aiohttp.SocketTimeoutError("read")).kind is TransportKind.TIMEOUT
+    assert aiohttp_failure(asyncio.TimeoutError()).kind is TransportKind.TIMEOUT
+    broken = [
+        aiohttp.ServerDisconnectedError(),
+        aiohttp.ClientOSError(104, "Connection reset by peer"),
+        aiohttp.ClientPayloadError("truncated"),
+    ]
+    assert [aiohttp_failure(exc).kind for exc in broken] == [TransportKind.BROKEN] * 3
+
+
+def test_the_async_half_takes_proxies_from_the_environment_once_per_origin(monkeypatch):
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.corp.example")
+    proxy_for.cache_clear()
+    try:
+        assert proxy_for("https", "api.dev.runwayml.com") == "http://proxy.internal:3128"
+        assert proxy_for("https", "runway.corp.example") is None
+        assert proxy_for("http", "api.dev.runwayml.com") is None  # no HTTP_PROXY for plain http
+        monkeypatch.delenv("HTTPS_PROXY")
+        assert proxy_for("https", "api.dev.runwayml.com") == "http://proxy.internal:3128"  # read once
+    finally:
+        proxy_for.cache_clear()
 
 
 # ========================================================================================================
-# The shared pooled AsyncClient
+# The shared pooled sessions
 # ========================================================================================================
 def test_shared_async_client_per_loop_and_tls_setting():
-    async def clients() -> tuple[httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient]:
+    async def clients() -> tuple[aiohttp.ClientSession, aiohttp.ClientSession, aiohttp.ClientSession]:
         first, second, insecure = (
             shared_async_client(True),
             shared_async_client(True),
@@ -728,33 +778,30 @@ def test_shared_async_client_per_loop_and_tls_setting():
     assert a1 is a2
     assert a_insecure is not a1
     assert b1 is not a1
-    assert a1.is_closed and b1.is_closed
+    assert a1.closed and b1.closed
 
 
 def test_closed_shared_client_is_replaced():
     async def run() -> bool:
         first = shared_async_client()
-        await first.aclose()
+        await first.close()
         second = shared_async_client()
         await runway_module.aclose_shared_clients()
-        return first is not second and second.is_closed
+        return first is not second and second.closed
 
     assert asyncio.run(run())
 
 
 def test_two_hooks_in_one_loop_share_one_client(monkeypatch, runway_conn):
-    """Through the real lanes: only the transport is replaced."""
-    made: list[httpx.AsyncClient] = []
+    """Through the real lanes: only the session is replaced."""
+    made: list[WireSession] = []
     wire = Wire([task_reply(), task_reply(), task_reply()])
-    real_client = httpx.AsyncClient
 
-    class RecordingClient(real_client):
-        def __init__(self, **kwargs: Any) -> None:
-            kwargs.pop("verify", None)
-            super().__init__(transport=httpx.MockTransport(httpx_handler(wire)), **kwargs)
-            made.append(self)
+    def recording(verify: bool | str = True) -> WireSession:
+        made.append(WireSession(wire))
+        return made[-1]
 
-    monkeypatch.setattr(httpx, "AsyncClient", RecordingClient)
+    monkeypatch.setattr(pool, "new_client", recording)
 
     async def two_hooks() -> None:
         await asyncio.gather(RunwayHook().aget_task(TASK_ID), RunwayHook().aget_task(TASK_ID))
@@ -889,11 +936,9 @@ def test_a_rotated_key_is_picked_up_on_the_401_and_the_request_sent_once_more(mo
     async def run() -> Any:
         await RunwayHook().asettings()  # another trigger read the connection before the rotation
         monkeypatch.setenv("AIRFLOW_CONN_RUNWAY_DEFAULT", json.dumps(rotated))
-        client = httpx.AsyncClient(transport=httpx.MockTransport(httpx_handler(wire)))
-        monkeypatch.setattr(pool, "new_client", lambda verify=True: client)
+        monkeypatch.setattr(pool, "new_client", lambda verify=True: WireSession(wire))
         task = await RunwayHook().aget_task(TASK_ID)
         later = await RunwayHook().asettings()
-        await client.aclose()
         return task, later
 
     task, later = asyncio.run(run())
@@ -909,12 +954,8 @@ def test_a_401_with_an_unchanged_connection_is_not_resent(monkeypatch, runway_co
     wire = Wire([Reply(401, {"error": "Invalid API key"})])
 
     async def run() -> None:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(httpx_handler(wire)))
-        monkeypatch.setattr(pool, "new_client", lambda verify=True: client)
-        try:
-            await RunwayHook().aget_task(TASK_ID)
-        finally:
-            await client.aclose()
+        monkeypatch.setattr(pool, "new_client", lambda verify=True: WireSession(wire))
+        await RunwayHook().aget_task(TASK_ID)
 
     with pytest.raises(RunwayAuthError):
         asyncio.run(run())
@@ -925,9 +966,10 @@ def test_a_401_with_an_unchanged_connection_is_not_resent(monkeypatch, runway_co
 # Garbage: a triggerer runs thousands of polls a minute on the async half
 # --------------------------------------------------------------------------------------------------------
 def test_async_polls_leave_nothing_for_the_cycle_collector(direct):
-    """httpx leaves each response in a reference cycle (~40 objects per poll over a real socket). Only the
-    cyclic collector frees those; at N = 5,000 triggers they piled up between full collections and made
-    each one stall the triggerer's loop for ~250 ms. The hook breaks the cycle once the body is read."""
+    """Objects a poll leaves in reference cycles are freed only by the cyclic collector; at N = 5,000
+    triggers they pile up between full collections and make each one stall the triggerer's loop (httpx
+    left ~40 a poll, 250 ms stalls, until the hook broke its cycle; aiohttp, over a real socket here,
+    must leave none either)."""
     import gc
 
     body = {"model": "gen4_turbo", "promptImage": "https://example.com/a.jpg", "ratio": "1280:720"}

@@ -225,7 +225,7 @@ def test_many_triggers_in_one_loop_share_the_loop_s_lanes(direct):
         results = await asyncio.gather(*(collect(t) for t in triggers))
         lanes = pool.lanes_in_loop()
         clients = [c for one in lanes.values() for c in one.clients]
-        return results, len(lanes), len(clients), all(not c.is_closed for c in clients)
+        return results, len(lanes), len(clients), all(not c.closed for c in clients)
 
     results, settings_count, client_count, open_ = run_loop(all_at_once)
     assert [[e["status"] for e in events] for events in results] == [["succeeded"]] * 20
