@@ -118,7 +118,7 @@ def machine(python: str | None = None) -> dict[str, Any]:
             python,
             "-c",
             "import sys, httpx, airflow; from importlib.metadata import version as v; "
-            "print(sys.version.split()[0], airflow.__version__, httpx.__version__, v('requests'))",
+            "print(sys.version.split()[0], airflow.__version__, httpx.__version__, v('requests'), v('aiohttp'))",
         ],
         capture_output=True,
         text=True,
@@ -135,6 +135,7 @@ def machine(python: str | None = None) -> dict[str, Any]:
         "airflow": versions[1] if len(versions) > 1 else "?",
         "httpx": versions[2] if len(versions) > 2 else "?",
         "requests": versions[3] if len(versions) > 3 else "?",
+        "aiohttp": versions[4] if len(versions) > 4 else "?",
     }
 
 
