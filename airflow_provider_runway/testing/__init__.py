@@ -1,7 +1,7 @@
 """The Runway simulator: a real HTTP server speaking Runway's task API, for tests, demos and benchmarks.
 
-Stdlib only and free of Airflow imports, so it starts fast and can catch the provider's own bugs. See
-``docs/simulator.md``. Public names: :class:`Simulator` (in-process server), :class:`SimulatorControl`
+Stdlib only (PyAV, the ``simulator-media`` extra, renders outputs when installed) and free of Airflow
+imports, so it starts fast and can catch the provider's own bugs. See ``docs/simulator.md``. Public names: :class:`Simulator` (in-process server), :class:`SimulatorControl`
 (HTTP client for ``/_sim/``), :class:`SimConfig` (the knobs) and :data:`FAULT_KINDS`.
 
 Names are imported lazily so that loading the pytest plugin (``testing.pytest_plugin``), which every pytest

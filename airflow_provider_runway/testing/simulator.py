@@ -1,5 +1,8 @@
 """A stand-in for Runway's task API: a real HTTP/1.1 server on asyncio, stdlib only, no Airflow import.
 
+Outputs follow each request (``_outputs.py``, drawn by ``_render.py`` with PyAV when the ``simulator-media``
+extra is installed; the fixed samples otherwise).
+
 Two flavors: ``runway`` serves ``/v1/...`` like ``https://api.dev.runwayml.com``; ``gateway`` serves
 ``/runwayml/v1/...`` like CometAPI's ``https://api.cometapi.com/runwayml``. On the same port, without auth:
 ``/_sim/...`` (control), ``/_files/...`` (signed outputs) and ``/_uploads/...`` (the upload form target).
