@@ -81,7 +81,7 @@ class OutputCache:
     :param max_bytes: how many bytes to keep (one larger output is kept alone).
     """
 
-    def __init__(self, entries: int = 48, max_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(self, entries: int = 48, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.entries = entries
         self.max_bytes = max_bytes
         self._done: OrderedDict[str, bytes] = OrderedDict()
