@@ -33,7 +33,7 @@ import ssl
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -209,6 +209,32 @@ class Lanes:
 
 
 _LANES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Lanes]] = weakref.WeakKeyDictionary()
+#: Per loop, the async generator that closes its lanes when the loop shuts down (see :func:`_close_at_end`).
+_CLOSERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+async def _closes(by_tls: dict[Any, Lanes]) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        for lanes in list(by_tls.values()):
+            await lanes.aclose()
+
+
+def _close_at_end(loop: asyncio.AbstractEventLoop, by_tls: dict[Any, Lanes]) -> None:
+    """Close the loop's sessions when the loop shuts down, as ``asyncio.run`` does at its end (``airflow
+    dags test`` runs each deferral so; a triggerer's loop lives as long as its process). aiohttp logs an
+    "Unclosed client session" error for every session left open otherwise.
+
+    The mechanism is the loop's own: it closes every async generator still suspended
+    (``shutdown_asyncgens``). This one is started here, to its first ``yield``, so the loop knows it, and
+    kept in :data:`_CLOSERS` (the loop holds its generators weakly).
+    """
+    closer = _closes(by_tls)
+    try:
+        closer.asend(None).send(None)
+    except StopIteration:
+        _CLOSERS[loop] = closer
 
 
 def lanes_for(verify: bool | str = True) -> Lanes:
@@ -217,6 +243,7 @@ def lanes_for(verify: bool | str = True) -> Lanes:
     by_tls = _LANES.get(loop)
     if by_tls is None:
         by_tls = _LANES[loop] = {}
+        _close_at_end(loop, by_tls)
     lanes = by_tls.get(verify)
     if lanes is None:
         lanes = by_tls[verify] = Lanes(verify)

@@ -278,3 +278,26 @@ def test_every_lane_shares_one_tls_context_per_setting(monkeypatch):
     assert count == 10 and len(built) == 2  # ten lanes, one context (and one for the CA bundle path)
     assert default is pool.tls_for(True) and off is False
     assert bundle is pool.tls_for(certifi.where()) and bundle is not default
+
+
+def test_the_loop_s_sessions_are_closed_when_the_loop_shuts_down(caplog, recwarn):
+    """``airflow dags test`` runs each deferral in its own ``asyncio.run``: a session left open there made
+    aiohttp log "Unclosed client session" into the DAG author's output once per deferral."""
+    import gc
+
+    async def run() -> list[Any]:
+        pool.shared_async_client(True)
+        lanes = Lanes(True)  # not the loop's own: closing it is its owner's business
+        lanes_sessions = [pool.shared_async_client(True), pool.shared_async_client(False)]
+        await lanes.acquire()
+        return [*lanes_sessions, lanes.client(0)]
+
+    with caplog.at_level("ERROR", logger="asyncio"):
+        loops_own_true, loops_own_false, other = asyncio.run(run())
+        assert loops_own_true.closed and loops_own_false.closed
+        assert not other.closed  # only the loop's lanes are closed at its end, nothing else is touched
+        asyncio.run(other.close())
+        del other
+        gc.collect()
+    assert not [r for r in caplog.records if "Unclosed" in r.getMessage()]
+    assert not [w for w in recwarn if "Unclosed" in str(w.message)]
