@@ -7,6 +7,8 @@ DAG author can catch the whole family or one branch::
     ├── RunwayConfigurationError        connection is unusable: missing key, malformed base URL,
     │                                   a URL that does not speak the API (301, HTML page)
     ├── RunwayValidationError           bad input found before any HTTP call; names the field
+    ├── RunwayCreditBalanceError        the credit balance is below min_credit_balance: refused just
+    │                                   before the create, so nothing is billed
     ├── RunwayAPIError                  the service answered with an HTTP error (status, method, path,
     │   │                               the server's message; never the key)
     │   ├── RunwayAuthError             401 / 403: bad or disabled key, suspended account
@@ -29,7 +31,10 @@ DAG author can catch the whole family or one branch::
     │                                   it may exist and be billed (AirflowFailException)
     └── RunwayTimeoutError              the provider's own deadline passed while the task was unfinished
 
-Messages never carry the API key or a full signed output URL.
+Messages never carry the API key or a full signed output URL. An error that ends a try before any
+Runway task was created ends its message with what was billed (nothing) and what to do next
+(:meth:`RunwayError.conclude`, worded by :func:`airflow_provider_runway.core.outcome.nothing_billed`): it
+is the last line of the failed task's log.
 """
 
 from __future__ import annotations
@@ -40,7 +45,24 @@ from airflow_provider_runway._compat import AirflowException, AirflowFailExcepti
 
 
 class RunwayError(AirflowException):
-    """Base class of every error raised by the Runway provider."""
+    """Base class of every error raised by the Runway provider.
+
+    :param remedy: what to do about it, when the raiser knows better than the error's class (the last
+        line of a try that created nothing says it).
+    """
+
+    def __init__(self, *args: Any, remedy: str | None = None) -> None:
+        self.remedy = remedy
+        super().__init__(*args)
+
+    def conclude(self, line: str) -> None:
+        """End the message with ``line`` (whether anything was billed, what to do next), once."""
+        message = str(self.args[0]).rstrip() if self.args else ""
+        if not line or message.endswith(line):
+            return
+        if message and not message.endswith((".", "!", "?")):
+            message += "."
+        self.args = (f"{message} {line}".lstrip(), *self.args[1:])
 
 
 class RunwayConfigurationError(RunwayError):
@@ -57,6 +79,20 @@ class RunwayValidationError(RunwayError, ValueError):
         self.field = field
         self.reason = message
         super().__init__(f"Invalid {field!s}: {message}")
+
+
+class RunwayCreditBalanceError(RunwayError):
+    """The organization's credit balance is below the operator's ``min_credit_balance``; found just
+    before the create, so no task was created.
+
+    :param balance: the balance read from ``GET /v1/organization``, in credits.
+    :param minimum: the operator's ``min_credit_balance``.
+    """
+
+    def __init__(self, message: str, *, balance: float, minimum: float) -> None:
+        self.balance = balance
+        self.minimum = minimum
+        super().__init__(message)
 
 
 class RunwayAPIError(RunwayError):

@@ -8,6 +8,9 @@ finished task to its exception.
 A FAILED task's failure code is classified by its most general segments: moderation and invalid assets
 are rejections an automatic retry cannot fix (:class:`~airflow_provider_runway.exceptions.RunwayTaskRejectedError`,
 no Airflow retry); anything else is a failure Airflow may retry.
+
+A try that ends before any Runway task exists (a bad argument, the credit floor, a create the server
+refused) ends its message with :func:`nothing_billed`: that nothing was billed, and what to do next.
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ from typing import Any
 
 from airflow_provider_runway.core.task import RunwayTask, TaskStatus
 from airflow_provider_runway.exceptions import (
+    RunwayAPIError,
+    RunwayAuthError,
+    RunwayConfigurationError,
+    RunwayCreditBalanceError,
     RunwayError,
+    RunwayRateLimitError,
     RunwayTaskCancelledError,
     RunwayTaskFailedError,
     RunwayTaskNotVisibleError,
     RunwayTaskRejectedError,
     RunwayTimeoutError,
+    RunwayTransportError,
+    RunwayValidationError,
 )
 
 
@@ -161,3 +171,32 @@ def finish_event(event_data: Any, *, endpoint: str | None = None, model: str | N
     if error is not None:
         raise error
     return manifest_from(task, event_data, endpoint=endpoint, model=model)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The last line of a try that created no task
+# --------------------------------------------------------------------------------------------------------
+def next_step(error: RunwayError) -> str:
+    """What the DAG author does after ``error`` ended a try before any Runway task was created."""
+    if error.remedy:
+        return error.remedy
+    if isinstance(error, RunwayValidationError):
+        return f"fix {error.field}, then run the task again"
+    if isinstance(error, RunwayCreditBalanceError):
+        return "add credits, or lower min_credit_balance, then run the task again"
+    if isinstance(error, RunwayAuthError):
+        return "check the connection's API key and the account, then run the task again"
+    if isinstance(error, RunwayRateLimitError):
+        return "wait for the rate limit (or the daily quota) to reset; a retry creates the task then"
+    if isinstance(error, RunwayConfigurationError):
+        return "fix the connection or the setting named above, then run the task again"
+    if isinstance(error, RunwayAPIError):
+        return "correct what the server named, then run the task again"
+    if isinstance(error, RunwayTransportError):
+        return "check that the service is reachable; a retry creates the task then"
+    return "fix the cause above, then run the task again"
+
+
+def nothing_billed(error: RunwayError) -> str:
+    """The sentence that ends the message of ``error``, raised before any Runway task was created."""
+    return f"No task was created, so nothing was billed: {next_step(error)}."

@@ -20,7 +20,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_runway._compat import conf
 from airflow_provider_runway.core import defaults
 from airflow_provider_runway.exceptions import RunwayError
-from airflow_provider_runway.links.runway import RunwayTaskLink, push_task_link
+from airflow_provider_runway.links.runway import RunwayTaskLink, expect_task_link, push_task_link
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -279,34 +279,39 @@ class RunwayBaseOperator(BaseOperator):
         from airflow_provider_runway.operators import generation
         from airflow_provider_runway.triggers.runway import wait
 
+        expect_task_link(self)  # no Runway task yet: the link must not look for one at the end
         # Everything that can be checked without a request is checked before the (paid) create.
-        timeout = positive_seconds(self.timeout, "timeout")
-        grace = positive_seconds(self.not_exist_grace, "not_exist_grace")
-        minimum = generation.min_credit_balance(self)
-        settings = self.hook.settings
-        plan = polling.plan_for(
-            self.poll_interval, self.max_poll_interval, self.polling_mode, on_loopback=settings.on_loopback
-        )
-        checked = self.check_request(context)
-
-        records = generation.records_for(self, context)
-        request = (
-            durable.fingerprint(self.endpoint, checked, self.input_digests()) if records is not None else None
-        )
+        with generation.creating_nothing():
+            timeout = positive_seconds(self.timeout, "timeout")
+            grace = positive_seconds(self.not_exist_grace, "not_exist_grace")
+            minimum = generation.min_credit_balance(self)
+            settings = self.hook.settings
+            plan = polling.plan_for(
+                self.poll_interval,
+                self.max_poll_interval,
+                self.polling_mode,
+                on_loopback=settings.on_loopback,
+            )
+            checked = self.check_request(context)
+            records = generation.records_for(self, context)
+            digests = self.input_digests() if records is not None else {}
+        request = durable.fingerprint(self.endpoint, checked, digests) if records is not None else None
         record, first = generation.resume(self, records, request)
         if record is None:
-            body = self.resolve_inputs(context)
-            if minimum is not None:
-                generation.check_credit_balance(self, minimum)
+            with generation.creating_nothing():
+                body = self.resolve_inputs(context)
+                if minimum is not None:
+                    generation.check_credit_balance(self, minimum)
             record = generation.create(self, records, body, request)
         task_id = str(record.task_id)
         estimated = record.estimated_credits
         submitted_at = record.submitted_at or time.time()
         ti = context["ti"]
         ti.xcom_push(key=XCOM_TASK_ID, value=task_id)
-        push_task_link(ti, settings.task_link(task_id))
-        if estimated is not None:
-            ti.xcom_push(key=XCOM_ESTIMATED_CREDITS, value=estimated)
+        push_task_link(ti, settings.task_link(task_id), self)
+        # pushed even when unknown (None): a resumed try reads it back, and Airflow 3 logs a read of a key
+        # never pushed as an ERROR
+        ti.xcom_push(key=XCOM_ESTIMATED_CREDITS, value=estimated)
 
         if not self.wait_for_completion:
             # Handed on (to a sensor, a download): this task's part is done, and its record with it, so a clear

@@ -1,7 +1,9 @@
 """One logical generation, one bill: what an operator does around its paid create.
 
 Before it: what an earlier try left (:func:`resume`: re-attach to its task, or refuse when its create was
-never confirmed), and the credit floor (:func:`check_credit_balance`). Around it: the durable record, an
+never confirmed), and the credit floor (:func:`check_credit_balance`); an error in the steps that create
+nothing, or a create the server refused, ends its message saying nothing was billed
+(:func:`creating_nothing`). Around it: the durable record, an
 intent written before the create and the task id after (:func:`create`), so a crash between any two
 steps is recognised by the next try. After it: :func:`forget` once the generation has been handled.
 
@@ -11,16 +13,19 @@ Imported when a task runs, never when a DAG file is parsed.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_runway import durable
-from airflow_provider_runway.core import defaults, urls
+from airflow_provider_runway.core import defaults, outcome, urls
 from airflow_provider_runway.core.exchange import create_may_have_billed
 from airflow_provider_runway.core.organization import is_missing_endpoint
 from airflow_provider_runway.exceptions import (
     RunwayAPIError,
     RunwayConfigurationError,
     RunwayCreateUnconfirmedError,
+    RunwayCreditBalanceError,
     RunwayError,
     RunwayNotFoundError,
     RunwayValidationError,
@@ -74,7 +79,8 @@ def submit(op: Operator, body: dict[str, Any]) -> Any:
             )
         raise RunwayConfigurationError(
             f"Connection {settings.conn_id!r} ({settings.base_url}) has no POST /v1/{name} endpoint "
-            f"(HTTP {err.http_status}: {err}).{hint} No task was created."
+            f"(HTTP {err.http_status}: {err}).{hint}",
+            remedy=f"use a connection whose base URL serves POST /v1/{name}",
         ) from None
 
 
@@ -109,17 +115,31 @@ def check_credit_balance(op: Operator, minimum: float) -> float | None:
         )
         if op.require_credit_check:
             raise RunwayConfigurationError(
-                f"{message}. require_credit_check=True: no task was created."
+                f"{message} (require_credit_check=True).",
+                remedy="use a Runway direct connection, or set require_credit_check=False",
             ) from None
         op.log.warning("%s; creating the task unchecked (require_credit_check=True refuses instead)", message)
         return None
     if balance < minimum:
-        raise RunwayError(
-            f"The Runway credit balance is {balance:g} credits, below min_credit_balance={minimum:g}: "
-            f"the {op.endpoint} task was NOT created. Add credits, or lower min_credit_balance."
+        raise RunwayCreditBalanceError(
+            f"The Runway credit balance is {balance:g} credits, below min_credit_balance={minimum:g} of "
+            f"the {op.endpoint} task.",
+            balance=balance,
+            minimum=minimum,
         )
     op.log.info("Runway credit balance %g >= min_credit_balance %g", balance, minimum)
     return balance
+
+
+@contextmanager
+def creating_nothing() -> Iterator[None]:
+    """Around steps that create no Runway task (the checks, the uploads, the credit floor): a provider
+    error raised in them ends its message saying nothing was billed, and what to do."""
+    try:
+        yield
+    except RunwayError as err:
+        err.conclude(outcome.nothing_billed(err))
+        raise
 
 
 def resume(
@@ -207,8 +227,10 @@ def create(
     try:
         submitted = submit(op, body)
     except BaseException as err:
-        if records is not None and not create_may_have_billed(err):
-            forget(op, records)  # refused: nothing was created
+        if not create_may_have_billed(err):  # refused: nothing was created
+            forget(op, records)
+            if isinstance(err, RunwayError):  # always, when refused
+                err.conclude(outcome.nothing_billed(err))
         raise
     record = planned.with_task(submitted.id, submitted.submitted_at, submitted.estimated_credits)
     if records is not None:

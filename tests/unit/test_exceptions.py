@@ -13,6 +13,7 @@ from airflow_provider_runway.exceptions import (
     RunwayAPIError,
     RunwayAuthError,
     RunwayConfigurationError,
+    RunwayCreditBalanceError,
     RunwayError,
     RunwayNotFoundError,
     RunwayProtocolError,
@@ -30,6 +31,7 @@ from airflow_provider_runway.exceptions import (
 EXPECTED_PARENTS = {
     RunwayConfigurationError: RunwayError,
     RunwayValidationError: RunwayError,
+    RunwayCreditBalanceError: RunwayError,
     RunwayAPIError: RunwayError,
     RunwayAuthError: RunwayAPIError,
     RunwayNotFoundError: RunwayAPIError,
@@ -160,3 +162,15 @@ def test_submit_uncertain_and_cancelled_and_timeout():
     assert str(RunwayTaskCancelledError("t1")) == "Runway task t1 was cancelled"
     assert str(RunwayTaskCancelledError("t1", "by the gateway")).endswith(": by the gateway")
     assert RunwayTimeoutError("t1", "deadline passed").task_id == "t1"
+
+
+def test_conclude_ends_the_message_once_with_a_full_stop_between():
+    error = RunwayValidationError("seed", "must be >= 0, got -3")
+    line = "No task was created, so nothing was billed: fix seed, then run the task again."
+    error.conclude(line)
+    error.conclude(line)  # a second wrapper (or a re-raise) does not repeat it
+    assert str(error) == f"Invalid seed: must be >= 0, got -3. {line}"
+    assert error.field == "seed" and error.reason == "must be >= 0, got -3"
+    already = RunwayError("Refused.")
+    already.conclude("Nothing billed.")
+    assert str(already) == "Refused. Nothing billed."

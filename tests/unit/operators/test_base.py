@@ -240,7 +240,8 @@ def test_template_fields_cover_every_user_value():
 def test_succeeded_returns_the_manifest_and_pushes_the_id_and_link(direct, mode):
     store = FakeStateStore()
     context = make_context(store)
-    manifest = run_op(i2v(), context, mode)
+    operator = i2v()
+    manifest = run_op(operator, context, mode)
 
     task = only_task(direct)
     assert manifest["runway_task_id"] == task["id"]
@@ -259,6 +260,7 @@ def test_succeeded_returns_the_manifest_and_pushes_the_id_and_link(direct, mode)
     link = f"{direct.base_url}/v1/tasks/{task['id']}"
     assert ti.pushed(XCOM_TASK_URL) == [link]
     assert ti.pushed(RunwayTaskLink().xcom_key) == [link]
+    assert RunwayTaskLink().get_link(operator, ti_key=None) == link  # type: ignore[arg-type]
     accounting = direct.control.accounting()
     assert len(accounting["creates"]) == 1
     assert accounting["cancels"] == []
@@ -599,11 +601,23 @@ def test_durable_false_ignores_the_store(direct):
         (v2v, {"video_uri": "http://example.com/cat.mp4"}, "video_uri"),
     ],
 )
-def test_validation_errors_name_the_field_before_any_http(direct, mode, factory, kwargs, field):
+def test_validation_errors_name_the_field_before_any_http(direct, monkeypatch, mode, factory, kwargs, field):
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    read: list[str] = []
+    monkeypatch.setattr(BaseXCom, "get_value", staticmethod(lambda *, ti_key, key: read.append(key)))
     op = factory(deferrable=mode == "deferred", **kwargs)
     with pytest.raises(RunwayValidationError) as info:
         op.execute(make_context(FakeStateStore()))
     assert info.value.field.split("[")[0].split(".")[0] == field
+    # the last line of the log: what, that nothing was billed, and which argument to fix
+    assert str(info.value).startswith(f"Invalid {info.value.field}: ")
+    assert str(info.value).endswith(
+        f". No task was created, so nothing was billed: fix {info.value.field}, then run the task again."
+    )
+    # the button Airflow sets as the try ends: empty, without asking for an XCom that was never pushed
+    assert RunwayTaskLink().get_link(op, ti_key=None) == ""  # type: ignore[arg-type]
+    assert read == []
     accounting = direct.control.accounting()
     assert accounting["request_count"] == 0
     assert accounting["creates"] == []

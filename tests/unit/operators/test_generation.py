@@ -12,12 +12,16 @@ import pytest
 
 from airflow_provider_runway._compat import TaskDeferred
 from airflow_provider_runway.exceptions import (
+    RunwayAPIError,
     RunwayConfigurationError,
+    RunwayCreditBalanceError,
     RunwayError,
     RunwayNotFoundError,
+    RunwaySubmitUncertainError,
     RunwayValidationError,
 )
 from airflow_provider_runway.hooks.runway import RunwayHook, aclose_shared_clients
+from airflow_provider_runway.operators import generation
 from airflow_provider_runway.operators.runway import (
     STATE_KEY,
     XCOM_ESTIMATED_CREDITS,
@@ -114,7 +118,8 @@ def test_gateway_reports_no_credits(gateway, mode):
     context = make_context()
     manifest = run_op(i2v(), context, mode, resume_with=i2v())
     assert manifest["estimated_credits"] is None and manifest["cost_credits"] is None
-    assert context["ti"].pushed(XCOM_ESTIMATED_CREDITS) == []
+    # pushed all the same, so the resumed try finds the key (a miss is an ERROR line in Airflow 3's log)
+    assert context["ti"].pushed(XCOM_ESTIMATED_CREDITS) == [None]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -149,10 +154,14 @@ def test_hook_credit_balance_on_the_gateway_is_not_found(gateway):
 def test_short_balance_refuses_with_zero_creates(direct, mode):
     direct.control.configure(credits=40)
     op = i2v(min_credit_balance=100, deferrable=mode == "deferred")
-    with pytest.raises(RunwayError) as info:
+    with pytest.raises(RunwayCreditBalanceError) as info:
         op.execute(make_context())
-    message = str(info.value)
-    assert "40" in message and "min_credit_balance=100" in message and "NOT created" in message
+    assert (info.value.balance, info.value.minimum) == (40, 100)
+    assert str(info.value) == (
+        "The Runway credit balance is 40 credits, below min_credit_balance=100 of the image_to_video task. "
+        "No task was created, so nothing was billed: add credits, or lower min_credit_balance, then run "
+        "the task again."
+    )
     assert creates(direct) == []
     assert len(org_requests(direct)) == 1
 
@@ -203,8 +212,13 @@ def test_gateway_skips_the_check_with_a_warning(gateway, capsys, caplog):
 
 def test_gateway_with_require_credit_check_refuses_before_the_create(gateway):
     op = i2v(min_credit_balance=100, require_credit_check=True)
-    with pytest.raises(RunwayConfigurationError, match=r"no organization endpoint.*no task was created"):
+    with pytest.raises(RunwayConfigurationError) as info:
         op.execute(make_context())
+    assert "no organization endpoint" in str(info.value)
+    assert str(info.value).endswith(
+        "(require_credit_check=True). No task was created, so nothing was billed: use a Runway direct "
+        "connection, or set require_credit_check=False."
+    )
     assert creates(gateway) == []
 
 
@@ -226,3 +240,41 @@ def test_invalid_floor_fails_before_any_request(direct, value):
 def test_floor_is_a_template_field():
     assert "min_credit_balance" in RunwayTextToImageOperator.template_fields
     assert "min_credit_balance" in RunwayImageToVideoOperator.template_fields
+
+
+# --------------------------------------------------------------------------------------------------------
+# The last line: a try that created nothing says so, and what to do; one whose create may be billed, not
+# --------------------------------------------------------------------------------------------------------
+NOTHING_BILLED = "No task was created, so nothing was billed: "
+
+
+def test_creating_nothing_ends_a_provider_error_and_leaves_others_alone():
+    with pytest.raises(RunwayValidationError) as info, generation.creating_nothing():
+        raise RunwayValidationError("ratio", "must be one of 1280:720, 720:1280")
+    assert str(info.value).endswith(f". {NOTHING_BILLED}fix ratio, then run the task again.")
+    with pytest.raises(OSError) as other, generation.creating_nothing():
+        raise OSError("disk full")
+    assert str(other.value) == "disk full"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_create_the_server_refused_ends_saying_nothing_was_billed(direct, mode):
+    direct.control.configure(credits=10)  # the simulator refuses the create: HTTP 400, not enough credits
+    store = FakeStateStore()
+    with pytest.raises(RunwayAPIError) as info:
+        run_op(i2v(), make_context(store), mode)
+    assert info.value.http_status == 400
+    assert str(info.value).endswith(
+        f"{NOTHING_BILLED}correct what the server named, then run the task again."
+    )
+    assert creates(direct) == []
+    assert store.data == {}  # refused: no intent is kept for a retry to trip over
+
+
+def test_a_create_whose_answer_was_lost_never_says_nothing_was_billed(direct):
+    direct.control.add_fault("create_lost", times=1, mode="reset")
+    with pytest.raises(RunwaySubmitUncertainError) as info:
+        run_op(i2v(), make_context(FakeStateStore()), "sync")
+    assert "nothing was billed" not in str(info.value)
+    assert "may exist and be billed" in str(info.value)
+    assert len(creates(direct)) == 1  # it was created: the warning is true
