@@ -93,6 +93,16 @@ def marked(state: str | None) -> FakeSupervisor:
     return FakeSupervisor({(ti.dag_id, ti.run_id, ti.task_id, ti.map_index): state})
 
 
+@pytest.fixture(autouse=True)
+def sample_outputs(request):
+    """The shipped sample for every output: each cell then checks the saved file against the exact bytes
+    served (a rendered output follows its request, and is tested in tests/testing/test_simulator_media.py).
+    Only the simulators the test asked for: asking for a flavor points ``runway_default`` at it."""
+    for name in ("direct", "gateway"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).control.configure(outputs="sample")
+
+
 @pytest.fixture
 def sims(direct, gateway):
     return {"direct": direct, "gateway": gateway}
