@@ -12,7 +12,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow_provider_runway._compat import AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_provider_runway.core import defaults
 from airflow_provider_runway.exceptions import RunwayError, RunwayValidationError
-from airflow_provider_runway.links.runway import RunwayTaskLink, push_task_link
+from airflow_provider_runway.links.runway import RunwayTaskLink, expect_task_link, push_task_link
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -103,6 +103,7 @@ class RunwayTaskSensor(BaseSensorOperator):
         from airflow_provider_runway.triggers.runway import wait
 
         started = time.time()
+        expect_task_link(self)  # a bad id or setting fails before the push: no XCom read for the button
         task_id = self._check_id()
         settings = self.hook.settings
         grace = positive_seconds(self.not_exist_grace, "not_exist_grace")
@@ -121,7 +122,7 @@ class RunwayTaskSensor(BaseSensorOperator):
                 self.polling_mode,
                 on_loopback=settings.on_loopback,
             )
-        push_task_link(context["ti"], settings.task_link(task_id))
+        push_task_link(context["ti"], settings.task_link(task_id), self)
         if self.reschedule:
             return super().execute(context)
         try:

@@ -203,6 +203,24 @@ def test_poke_mode_refuses_a_poll_interval_below_runways_refresh_against_a_real_
     assert info.value.field == "poll_interval"
 
 
+def test_a_sensor_refused_before_its_push_leaves_an_empty_button_that_reads_no_xcom(monkeypatch):
+    """The Task SDK logs an ERROR for each missing XCom a link reads (apache/airflow#73175): a sensor that
+    fails on its arguments must answer its button from memory, not from a runway_task_url never pushed."""
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    asked: list[str] = []
+    monkeypatch.setattr(BaseXCom, "get_value", staticmethod(lambda **kw: asked.append(kw["key"])))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWAY_DEFAULT",
+        json.dumps({"conn_type": "runway", "host": "https://api.dev.runwayml.com", "password": "key_x"}),
+    )
+    op = sensor("0b9e6c1e-8a4b-4c2f-9d3e-1f2a3b4c5d6e", poll_interval=1)
+    with pytest.raises(RunwayValidationError):
+        op.execute({"ti": FakeTI()})
+    assert RunwayTaskLink().get_link(op, ti_key=None) == ""  # type: ignore[arg-type]
+    assert asked == []
+
+
 def test_poke_mode_on_kill_cancels_only_what_a_person_ended(direct):
     direct.control.configure(running_seconds=30.0)
     task_id = submit()
