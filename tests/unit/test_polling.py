@@ -585,3 +585,33 @@ def test_only_a_success_has_its_signed_urls_withheld():
     assert polling.withhold_output_urls(failed) == failed  # read back only what a success needs
     bare = polling.event("succeeded", "t1", task=RunwayTask(id="t1", status="SUCCEEDED"))
     assert polling.withhold_output_urls(bare) == bare
+
+
+def test_progress_is_logged_on_each_status_change_and_each_quarter_not_each_percent():
+    tracker = PollTracker(PollPlan(min_interval=5, max_interval=30))
+    seen = [
+        ("PENDING", None),
+        ("RUNNING", 0.0),
+        ("RUNNING", 0.07),
+        ("RUNNING", 0.24),
+        ("RUNNING", 0.26),
+        ("RUNNING", 0.31),
+        ("RUNNING", 0.55),
+        ("RUNNING", 0.56),
+        ("RUNNING", 0.80),
+        ("RUNNING", 0.99),
+        ("SUCCEEDED", None),
+    ]
+    logged = [
+        (status, progress)
+        for i, (status, progress) in enumerate(seen)
+        if tracker.observe(task(status, progress), T0 + 5 * i)
+    ]
+    assert logged == [
+        ("PENDING", None),
+        ("RUNNING", 0.0),
+        ("RUNNING", 0.26),
+        ("RUNNING", 0.55),
+        ("RUNNING", 0.80),
+        ("SUCCEEDED", None),
+    ]
