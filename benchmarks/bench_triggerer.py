@@ -266,10 +266,9 @@ def _alt_waiters(tasks: list[tuple[str, float, float]], base: str, design: str, 
 
 
 async def _child_run(args: argparse.Namespace) -> dict[str, Any]:
-    import psutil
-
     # Import costs up front, as a triggerer that has run one trigger already paid them: not in the window.
     import aiohttp  # noqa: F401 - the async half's library
+    import psutil
 
     from airflow_provider_runway.hooks.runway import aclose_shared_clients  # noqa: F401
 

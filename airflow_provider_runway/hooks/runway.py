@@ -27,7 +27,6 @@ from airflow_provider_runway.core import defaults, fields, organization, urls
 from airflow_provider_runway.core.exchange import (
     ApiRequest,
     HttpResponse,
-    PreparedRequest,
     RetryPolicy,
     Send,
     TransportFailure,

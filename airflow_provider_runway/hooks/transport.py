@@ -103,7 +103,7 @@ def proxy_for(scheme: str, host: str) -> str | None:
     requests and httpx read them. Read once per origin: aiohttp's own ``trust_env`` reads them on every
     request, and looks for a ``.netrc`` in a thread too (which would also clash with the Bearer header)."""
     proxies = urllib.request.getproxies_environment()
-    if not proxies or urllib.request.proxy_bypass_environment(host, proxies):
+    if not proxies or urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
         return None
     return proxies.get(scheme) or proxies.get("all")
 

@@ -40,13 +40,13 @@ from airflow_provider_runway.exceptions import (
 )
 from airflow_provider_runway.hooks import pool
 from airflow_provider_runway.hooks import runway as runway_module
-from airflow_provider_runway.hooks.transport import aiohttp_failure, proxy_for
 from airflow_provider_runway.hooks.runway import (
     PROBE_TASK_ID,
     RunwayHook,
     requests_failure,
     shared_async_client,
 )
+from airflow_provider_runway.hooks.transport import aiohttp_failure, proxy_for
 from airflow_provider_runway.models import TransportKind
 from tests.conftest import FAKE_RUNWAY_KEY
 
