@@ -127,3 +127,38 @@ class FakeSupervisor:
             task_runner.SUPERVISOR_COMMS = self._old  # type: ignore[assignment]
         else:
             del task_runner.SUPERVISOR_COMMS
+
+
+class FakeAiohttpSession:
+    """Stands in for a lane's ``aiohttp.ClientSession`` without a socket: ``answer(method, url, headers,
+    data, timeout)`` is awaited inside ``async with session.request(...)`` and returns ``(status, headers,
+    body)``, or raises (aiohttp's own exceptions, to test how the hook classifies them)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.closed = False
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        answer = self.answer
+
+        class Answer:
+            async def __aenter__(self) -> Any:
+                status, headers, body = await answer(
+                    method, url, kwargs.get("headers") or {}, kwargs.get("data"), kwargs.get("timeout")
+                )
+
+                class Response:
+                    async def read(self) -> bytes:
+                        return body
+
+                response = Response()
+                response.status, response.headers = status, headers  # type: ignore[attr-defined]
+                return response
+
+            async def __aexit__(self, *exc: Any) -> None:
+                return None
+
+        return Answer()
+
+    async def close(self) -> None:
+        self.closed = True

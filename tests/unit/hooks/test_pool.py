@@ -11,36 +11,17 @@ import pytest
 from airflow_provider_runway.hooks import pool
 from airflow_provider_runway.hooks.pool import Lanes
 from airflow_provider_runway.hooks.runway import RunwayHook
+from tests.fakes import FakeAiohttpSession
 
 
-class FakeSession:
-    """A lane's session that never touches a socket: ``answer(method, url)`` is awaited for each request."""
+def FakeSession(answer: Any = None) -> FakeAiohttpSession:
+    """A lane's session that never touches a socket: ``answer(method, url)`` gives (status, JSON payload)."""
 
-    def __init__(self, answer: Any = None) -> None:
-        self.answer = answer
-        self.closed = False
+    async def reply(method: str, url: str, *_: Any) -> Any:
+        status, payload = await answer(method, url) if answer else (200, {})
+        return status, {}, json.dumps(payload).encode()
 
-    def request(self, method: str, url: str, **_: Any) -> Any:
-        session = self
-
-        class Answer:
-            async def __aenter__(self) -> Any:
-                status, payload = await session.answer(method, url)
-                response = type("Response", (), {"status": status, "headers": {}})()
-
-                async def read() -> bytes:
-                    return json.dumps(payload).encode()
-
-                response.read = read
-                return response
-
-            async def __aexit__(self, *exc: Any) -> None:
-                return None
-
-        return Answer()
-
-    async def close(self) -> None:
-        self.closed = True
+    return FakeAiohttpSession(reply)
 
 
 @pytest.fixture

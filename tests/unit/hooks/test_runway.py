@@ -49,6 +49,7 @@ from airflow_provider_runway.hooks.runway import (
 from airflow_provider_runway.hooks.transport import aiohttp_failure, proxy_for
 from airflow_provider_runway.models import TransportKind
 from tests.conftest import FAKE_RUNWAY_KEY
+from tests.fakes import FakeAiohttpSession
 
 TASK_ID = "17f20503-6c24-4c16-946b-35dbbce2af2f"
 DIRECT = "https://api.dev.runwayml.com"
@@ -153,55 +154,32 @@ class WireAdapter(requests.adapters.BaseAdapter):
         pass
 
 
-class WireSession:
-    """Stands in for a lane's ``aiohttp.ClientSession``: answers from ``wire`` and raises aiohttp's own
-    exceptions for the failures, so the hook's conversion (``send_with_aiohttp``) runs for real."""
+def WireSession(wire: Wire) -> FakeAiohttpSession:
+    """A lane's session answering from ``wire``, raising aiohttp's own exceptions for the failures, so the
+    hook's conversion (``send_with_aiohttp``) runs for real."""
 
-    closed = False
+    async def answer(method: str, url: str, headers: Any, data: Any, timeout: Any) -> Any:
+        item = wire.take(
+            Sent(
+                method,
+                url,
+                {k.lower(): v for k, v in headers.items()},
+                data or None,
+                (timeout.sock_connect, timeout.sock_read),
+            )
+        )
+        key = aiohttp.client_reqrep.ConnectionKey("api", 443, True, True, None, None, None)
+        if item == REFUSED:
+            raise aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+        if item == CONNECT_TIMEOUT:
+            raise aiohttp.ConnectionTimeoutError("Connection timeout to host")
+        if item == READ_TIMEOUT:
+            raise aiohttp.SocketTimeoutError("Timeout on reading data from socket")
+        if item == RESET:
+            raise aiohttp.ServerDisconnectedError()
+        return item.status, item.all_headers(), item.content()
 
-    def __init__(self, wire: Wire) -> None:
-        self.wire = wire
-
-    def request(self, method: str, url: str, *, headers: Any, data: Any, timeout: Any, **_: Any) -> Any:
-        wire = self.wire
-
-        class Answer:
-            async def __aenter__(self) -> Any:
-                item = wire.take(
-                    Sent(
-                        method,
-                        url,
-                        {k.lower(): v for k, v in headers.items()},
-                        data or None,
-                        (timeout.sock_connect, timeout.sock_read),
-                    )
-                )
-                key = aiohttp.client_reqrep.ConnectionKey("api", 443, True, True, None, None, None)
-                if item == REFUSED:
-                    raise aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
-                if item == CONNECT_TIMEOUT:
-                    raise aiohttp.ConnectionTimeoutError("Connection timeout to host")
-                if item == READ_TIMEOUT:
-                    raise aiohttp.SocketTimeoutError("Timeout on reading data from socket")
-                if item == RESET:
-                    raise aiohttp.ServerDisconnectedError()
-                response = type("Response", (), {})()
-                response.status = item.status
-                response.headers = item.all_headers()
-
-                async def read() -> bytes:
-                    return item.content()
-
-                response.read = read
-                return response
-
-            async def __aexit__(self, *exc: Any) -> None:
-                return None
-
-        return Answer()
-
-    async def close(self) -> None:
-        self.closed = True
+    return FakeAiohttpSession(answer)
 
 
 class Half:
@@ -794,10 +772,10 @@ def test_closed_shared_client_is_replaced():
 
 def test_two_hooks_in_one_loop_share_one_client(monkeypatch, runway_conn):
     """Through the real lanes: only the session is replaced."""
-    made: list[WireSession] = []
+    made: list[FakeAiohttpSession] = []
     wire = Wire([task_reply(), task_reply(), task_reply()])
 
-    def recording(verify: bool | str = True) -> WireSession:
+    def recording(verify: bool | str = True) -> FakeAiohttpSession:
         made.append(WireSession(wire))
         return made[-1]
 
